@@ -1,0 +1,69 @@
+"""The message-bus port: what every stage and the API may ask of a broker.
+
+Semantics shared by every adapter (and checked by one contract suite run against each):
+
+* at-least-once: a message is delivered until a handler returns without raising;
+* a handler that raises gets the message again, up to ``delivery_limit`` deliveries in all;
+  after that (or at once, for :class:`~common.errors.PermanentFailure`) the message moves to
+  the queue's dead-letter queue, where it stays for inspection;
+* the ack happens after the handler returns, so a handler must store its effects first and be
+  idempotent (keyed by job id and chunk index) because a crash between the two redelivers;
+* ``publish`` returns only once the broker has taken responsibility for the message
+  (publisher confirm); otherwise it raises :class:`~common.errors.PublishError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One delivery of a message to a handler."""
+
+    queue: str
+    body: bytes
+    message_id: str
+    # 1 on the first delivery, 2 on the first redelivery, ...
+    attempt: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """A broker connection. Queue names are logical (``"upscale"``); adapters namespace them."""
+
+    delivery_limit: int
+
+    async def start(self) -> None:
+        """Connect and declare the topology (idempotent)."""
+
+    async def close(self) -> None:
+        """Stop consuming, let in-flight handlers finish or be nacked, then disconnect."""
+
+    async def publish(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Enqueue ``body`` on ``queue``; raise ``PublishError`` unless confirmed."""
+
+    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
+        """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time."""
+
+    async def dead_letters(self, queue: str) -> list[Delivery]:
+        """Peek at the messages dead-lettered from ``queue`` (they stay there)."""
+
+    async def purge(self, queue: str) -> None:
+        """Drop every ready message of ``queue`` and of its dead-letter queue."""
+
+    async def healthy(self) -> bool:
+        """Whether the broker is reachable right now."""

@@ -1,0 +1,60 @@
+"""The one exception tree of the service.
+
+Every layer raises these; only the API edge (``ingress.errors``) maps them to HTTP status
+codes and the manual's ``{"error": "..."}`` bodies, and only the stage runner maps them to
+ack / retry / dead-letter decisions.
+"""
+
+from __future__ import annotations
+
+
+class EnhancerError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class ConfigError(EnhancerError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class ServiceUnavailable(EnhancerError):
+    """A dependency (database, broker) cannot be reached right now; retrying later may work."""
+
+
+class PublishError(ServiceUnavailable):
+    """The broker did not confirm a publish, so the message may not exist."""
+
+
+class InvalidInput(EnhancerError):
+    """The caller sent something we will not process (maps to 400)."""
+
+
+class UnsupportedFormat(InvalidInput):
+    """A well-formed file in a format we do not accept (maps to 400 "Formato no soportado")."""
+
+
+class TooLarge(InvalidInput):
+    """The input exceeds a configured size or pixel budget (maps to 413)."""
+
+
+class NotFound(EnhancerError):
+    """The object does not exist or is not the caller's (maps to 404)."""
+
+
+class Conflict(EnhancerError):
+    """A uniqueness rule was violated (maps to 409)."""
+
+
+class AuthError(EnhancerError):
+    """Authentication failed (maps to 401)."""
+
+
+class ProcessingError(EnhancerError):
+    """Running a model or codec failed; the message is shown to the user."""
+
+
+class ModelUnavailable(ProcessingError):
+    """The weights for a model are not in the models directory and cannot be fetched."""
+
+
+class PermanentFailure(EnhancerError):
+    """A message that can never succeed: dead-letter it now instead of retrying."""

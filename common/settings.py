@@ -1,0 +1,155 @@
+"""The one ``Settings`` object, read from ``.env`` and the environment.
+
+Field names are the manual's variable names (matched case-insensitively); everything the
+design adds has a default that works for the embedded run.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote_plus
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.errors import ConfigError
+
+# The manual's example value: anyone who read the manual can forge tokens signed with it.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "your-super-secret-jwt-key-change-in-production",
+        "tu-clave-secreta-muy-larga-y-segura",
+        "tu-clave-secreta",
+        "changeme",
+    }
+)
+MIN_SECRET_LENGTH = 32
+_SECRET_FILE = "jwt_secret"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # MongoDB (the manual's names and defaults)
+    mongo_host: str = "192.168.86.10"
+    mongo_port: Port = 27017
+    mongo_db: str = "image_enhancer"
+    mongo_user: str = ""
+    mongo_password: str = ""
+    # Overrides host/port/user/password. Unset in the embedded run, which then spawns SecantusDB.
+    mongo_url: str = ""
+
+    # API
+    api_host: str = "0.0.0.0"
+    api_port: Port = 8888
+    api_debug: bool = False
+
+    # JWT
+    jwt_secret_key: str = ""
+    jwt_access_token_expire_minutes: int = Field(30, ge=1)
+    jwt_refresh_token_expire_days: int = Field(7, ge=1)
+
+    # GPU and Real-ESRGAN
+    use_gpu: bool = True
+    default_scale: int = Field(4, ge=1, le=4)
+    tile_size: int = Field(512, ge=0)
+    tile_pad: int = Field(10, ge=0)
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+
+    # Network (used by docker compose; carried so one file describes the deployment)
+    network_name: str = "ImagesNet"
+    network_subnet: str = "192.168.86.0/24"
+    network_gateway: str = "192.168.86.1"
+    mongodb_ip: str = "192.168.86.10"
+    api_ip: str = "192.168.86.20"
+
+    # Broker. Unset in the embedded run, which then uses the in-process bus.
+    amqp_url: str = ""
+    bus_namespace: str = "enhancer"
+    bus_delivery_limit: int = Field(5, ge=1)
+    bus_prefetch: int = Field(2, ge=1)
+
+    # Storage
+    data_dir: Path = Path("data")
+    models_dir: Path = Path("models")
+
+    # Limits
+    max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_input_pixels: int = Field(4096 * 4096, ge=1)
+    max_output_pixels: int = Field(8192 * 8192, ge=1)
+    image_wait_seconds: float = Field(120.0, ge=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("use_gpu", "api_debug", mode="before")
+    @classmethod
+    def _manual_booleans(cls, value: object) -> object:
+        # The manual writes TRUE/FALSE; pydantic already accepts those, but an inline
+        # comment stripped badly by a hand-edited file should still fail loudly.
+        return value.strip() if isinstance(value, str) else value
+
+    def resolved_mongo_url(self) -> str:
+        if self.mongo_url:
+            return self.mongo_url
+        auth = ""
+        if self.mongo_user:
+            auth = f"{quote_plus(self.mongo_user)}:{quote_plus(self.mongo_password)}@"
+        return f"mongodb://{auth}{self.mongo_host}:{self.mongo_port}/"
+
+    def jwt_secret(self, *, embedded: bool) -> str:
+        """The key that signs tokens; never the manual's placeholder nor an empty one.
+
+        The embedded run generates a random key once and keeps it in ``data_dir`` so tokens
+        survive a restart; any other run refuses to start.
+        """
+        key = self.jwt_secret_key.strip()
+        if key not in PLACEHOLDER_SECRETS and len(key) >= MIN_SECRET_LENGTH:
+            return key
+        if not embedded:
+            raise ConfigError(
+                "JWT_SECRET_KEY is empty, too short or the manual's placeholder: set it to a "
+                f"random value of at least {MIN_SECRET_LENGTH} characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return _embedded_secret(self.data_dir)
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    path = data_dir / _SECRET_FILE
+    if path.exists():
+        stored = path.read_text().strip()
+        if len(stored) >= MIN_SECRET_LENGTH:
+            return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "?"
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
