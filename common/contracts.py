@@ -1,0 +1,146 @@
+"""The messages the pipeline exchanges: one versioned pydantic model each.
+
+Producers and consumers import these and nothing else, so a field rename breaks both sides at
+once. Messages carry ids and GridFS blob references, never pixels. Each model pins its
+``type`` and ``version``; a consumer that meets a newer major version dead-letters the message
+instead of guessing. ``python -m common.schema`` publishes them as JSON Schema and AsyncAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from common.errors import PermanentFailure
+
+ModelType = Literal["general_x4", "general_x2", "anime", "anime_video", "general_v3"]
+ObjectIdStr = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$", description="MongoDB ObjectId")]
+BlobRef = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$", description="GridFS file id")]
+Scale = Annotated[int, Field(ge=1, le=4)]
+Dimension = Annotated[int, Field(gt=0)]
+
+
+class Message(BaseModel):
+    """Common envelope fields; ``queue`` says where the message is published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    queue: ClassVar[str]
+
+    type: str
+    version: Literal[1] = 1
+
+    def key(self) -> str:
+        """A stable id: the same logical message always gets the same message id."""
+        raise NotImplementedError
+
+
+class ImageJobSubmitted(Message):
+    """Ingress → upscale: enhance one stored image."""
+
+    queue: ClassVar[str] = "upscale"
+    type: Literal["image.submitted"] = "image.submitted"
+    image_id: ObjectIdStr
+    user_id: ObjectIdStr
+    original_blob: BlobRef
+    model_type: ModelType = "general_x4"
+    scale: Scale
+    output_width: Dimension | None = None
+    output_height: Dimension | None = None
+    face_enhance: bool = False
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+
+    def key(self) -> str:
+        return f"image:{self.image_id}"
+
+
+class VideoSubmitted(Message):
+    """Ingress → decode: probe and split one stored video."""
+
+    queue: ClassVar[str] = "decode"
+    type: Literal["video.submitted"] = "video.submitted"
+    video_id: ObjectIdStr
+    user_id: ObjectIdStr
+    original_blob: BlobRef
+    model_type: ModelType = "general_x4"
+    scale: Scale
+    face_enhance: bool = False
+
+    def key(self) -> str:
+        return f"video:{self.video_id}"
+
+
+class ChunkReady(Message):
+    """Decode → upscale: one keyframe-aligned chunk of source frames is stored."""
+
+    queue: ClassVar[str] = "upscale"
+    type: Literal["chunk.ready"] = "chunk.ready"
+    video_id: ObjectIdStr
+    chunk_index: Annotated[int, Field(ge=0)]
+    chunk_count: Annotated[int, Field(ge=1)]
+    chunk_blob: BlobRef
+    frame_count: Annotated[int, Field(ge=1)]
+    model_type: ModelType = "general_x4"
+    scale: Scale
+    face_enhance: bool = False
+
+    def key(self) -> str:
+        return f"video:{self.video_id}:chunk:{self.chunk_index}:ready"
+
+
+class ChunkUpscaled(Message):
+    """Upscale → encode: the chunk's enhanced frames are stored, timestamps intact."""
+
+    queue: ClassVar[str] = "encode"
+    type: Literal["chunk.upscaled"] = "chunk.upscaled"
+    video_id: ObjectIdStr
+    chunk_index: Annotated[int, Field(ge=0)]
+    chunk_count: Annotated[int, Field(ge=1)]
+    upscaled_blob: BlobRef
+    frame_count: Annotated[int, Field(ge=1)]
+    width: Dimension
+    height: Dimension
+
+    def key(self) -> str:
+        return f"video:{self.video_id}:chunk:{self.chunk_index}:upscaled"
+
+
+class JobFinished(Message):
+    """Any stage → anyone listening: a job reached a final state (informational)."""
+
+    queue: ClassVar[str] = "events"
+    type: Literal["job.finished"] = "job.finished"
+    job_kind: Literal["image", "video"]
+    job_id: ObjectIdStr
+    status: Literal["completed", "failed", "error"]
+    error_message: str | None = None
+
+    def key(self) -> str:
+        return f"{self.job_kind}:{self.job_id}:finished"
+
+
+AnyMessage = Annotated[
+    ImageJobSubmitted | VideoSubmitted | ChunkReady | ChunkUpscaled | JobFinished,
+    Field(discriminator="type"),
+]
+MESSAGE_TYPES: tuple[type[Message], ...] = (
+    ImageJobSubmitted,
+    VideoSubmitted,
+    ChunkReady,
+    ChunkUpscaled,
+    JobFinished,
+)
+_ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
+
+
+def encode(message: Message) -> bytes:
+    return message.model_dump_json().encode()
+
+
+def decode(body: bytes) -> Message:
+    """Parse a message body; a body no consumer can ever handle is a permanent failure."""
+    try:
+        message: Message = _ADAPTER.validate_json(body)
+    except ValueError as exc:
+        raise PermanentFailure(f"undecodable message: {exc}") from exc
+    return message

@@ -1,0 +1,53 @@
+"""Process plumbing shared by every entry point: logging, settings errors, shutdown signals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from common.errors import ConfigError, ServiceUnavailable
+from common.settings import Settings, load_settings
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def shutdown_event() -> asyncio.Event:
+    """An event set by the first SIGINT or SIGTERM (Ctrl-C, ``docker stop``)."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, event.set)
+    return event
+
+
+def run_main(
+    description: str,
+    main: Callable[[Settings], Awaitable[None]],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse ``--help``, load settings, run ``main``; config and outage errors are one line."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Configuration comes from .env and the environment (see README, Configuration).",
+    )
+    parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        asyncio.run(main(settings))
+    except (ConfigError, ServiceUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,61 @@
+"""What a process needs to talk to the outside: settings, the database and the bus.
+
+``open_runtime`` is the one place that decides between the embedded default (a SecantusDB
+server spawned here, the in-process bus) and the distributed mode (``MONGO_URL`` /
+``AMQP_URL``); every entry point goes through it so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from common.bus import create_bus
+from common.bus.port import Bus
+from common.settings import Settings
+from common.store.client import Store
+from common.store.secantus import SecantusServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    store: Store
+    bus: Bus
+    jwt_secret: str
+    # True when this one process hosts the API and every stage (``python main.py``).
+    embedded: bool
+    database_server: SecantusServer | None = None
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[Runtime]:
+    """Connect (spawning what the embedded run needs), yield, then close in reverse order."""
+    jwt_secret = settings.jwt_secret(embedded=embedded)
+    async with AsyncExitStack() as stack:
+        server: SecantusServer | None = None
+        url = settings.resolved_mongo_url()
+        if embedded and not settings.mongo_url:
+            server = SecantusServer(settings.data_dir / "db", supervise=True)
+            await server.start()
+            stack.push_async_callback(server.stop)
+            url = server.url
+            log.info("embedded SecantusDB listening at %s", url)
+        store = await Store.connect(url, settings.mongo_db)
+        stack.push_async_callback(store.close)
+        await store.ensure_indexes()
+        bus = create_bus(settings)
+        await bus.start()
+        stack.push_async_callback(bus.close)
+        yield Runtime(
+            settings=settings,
+            store=store,
+            bus=bus,
+            jwt_secret=jwt_secret,
+            embedded=embedded,
+            database_server=server,
+        )

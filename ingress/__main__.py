@@ -1,0 +1,18 @@
+"""``python -m ingress``: the HTTP API alone, against RabbitMQ and MongoDB (distributed mode)."""
+
+import sys
+
+from common.process import run_main, shutdown_event
+from common.runtime import open_runtime
+from common.settings import Settings
+from ingress.app import create_app
+from ingress.server import serve_until
+
+
+async def main(settings: Settings) -> None:
+    stop = shutdown_event()
+    async with open_runtime(settings, embedded=False) as runtime:
+        await serve_until(create_app(runtime), settings, stop)
+
+
+sys.exit(run_main("Image Enhancer API: the HTTP ingress (publishes jobs to the broker).", main))

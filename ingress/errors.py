@@ -1,0 +1,78 @@
+"""The API edge: the only place where the exception tree becomes HTTP.
+
+Every error body is the manual's ``{"error": "..."}``; FastAPI's default 422 validation shape
+is replaced by a 400 that names the offending field.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from common import errors
+
+log = logging.getLogger(__name__)
+
+_STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
+    (errors.TooLarge, 413),
+    (errors.InvalidInput, 400),
+    (errors.AuthError, 401),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.ServiceUnavailable, 503),
+    (errors.ConfigError, 500),
+    (errors.ProcessingError, 500),
+)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def status_for(exc: errors.EnhancerError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def _field_name(loc: tuple[object, ...]) -> str:
+    # ("body", "scale") -> "scale"; ("query", "page") -> "page"
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _on_enhancer_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.EnhancerError)
+    status = status_for(exc)
+    if status >= 500:
+        log.warning("request failed: %s", exc)
+    return error_response(status, str(exc))
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    message = f"Campo inválido '{_field_name(tuple(first['loc']))}': {first['msg']}"
+    return error_response(400, message)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "Error interno del servidor")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.EnhancerError, _on_enhancer_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,86 @@
+"""``GET /api/health`` and ``GET /api/info``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from common.heartbeat import live_workers
+from common.version import VERSION
+from ingress.deps import RuntimeDep
+
+router = APIRouter(prefix="/api", tags=["system"])
+
+# A health check must answer quickly even while a dependency hangs.
+_PROBE_TIMEOUT = 2.0
+
+
+async def _probe(check: Any) -> bool:
+    with contextlib.suppress(Exception):
+        return bool(await asyncio.wait_for(check(), _PROBE_TIMEOUT))
+    return False
+
+
+async def _gpu_status(runtime: RuntimeDep) -> str:
+    """The manual's ``services.gpu``: ``ok (<name>)`` or why the GPU is not used."""
+    if not runtime.settings.use_gpu:
+        return "disabled (USE_GPU=FALSE)"
+    try:
+        workers = await asyncio.wait_for(live_workers(runtime.store, "upscale"), _PROBE_TIMEOUT)
+    except Exception:
+        return "unknown (database unavailable)"
+    gpus = sorted({w["device_name"] for w in workers if w.get("device") == "cuda"})
+    if gpus:
+        return f"ok ({', '.join(gpus)})"
+    if workers:
+        return f"unavailable ({workers[0].get('device_name', 'CUDA not available')}; using CPU)"
+    return "unknown (no upscale worker running)"
+
+
+@router.get("/health")
+async def health(runtime: RuntimeDep) -> JSONResponse:
+    mongo_ok, bus_ok = await asyncio.gather(
+        _probe(runtime.store.ping), _probe(runtime.bus.healthy)
+    )
+    healthy = mongo_ok and bus_ok
+    body = {
+        "status": "healthy" if healthy else "degraded",
+        "services": {
+            "api": "ok",
+            "mongodb": "ok" if mongo_ok else "unavailable",
+            "gpu": await _gpu_status(runtime),
+            "broker": ("ok" if bus_ok else "unavailable")
+            + (" (in-process)" if not runtime.settings.amqp_url else " (rabbitmq)"),
+        },
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/info")
+async def info(runtime: RuntimeDep) -> dict[str, Any]:
+    s = runtime.settings
+    workers = []
+    with contextlib.suppress(Exception):
+        workers = await asyncio.wait_for(live_workers(runtime.store), _PROBE_TIMEOUT)
+    return {
+        "name": "Image Enhancer API",
+        "version": VERSION,
+        "mode": "embedded" if runtime.embedded else "distributed",
+        "models_dir": str(s.models_dir.resolve()),
+        "device": {"use_gpu": s.use_gpu, "precision": s.precision},
+        "tiling": {"tile_size": s.tile_size, "tile_pad": s.tile_pad},
+        "default_scale": s.default_scale,
+        "limits": {
+            "max_request_bytes": s.max_request_bytes,
+            "max_input_pixels": s.max_input_pixels,
+            "max_output_pixels": s.max_output_pixels,
+        },
+        "workers": [
+            {"stage": w["stage"], "device": w.get("device"), "device_name": w.get("device_name")}
+            for w in workers
+        ],
+    }

@@ -1,0 +1,33 @@
+"""``python main.py``: the whole service in one process on its embedded default.
+
+Spawns and supervises a SecantusDB server (unless ``MONGO_URL`` is set), uses the in-process
+bus (unless ``AMQP_URL`` is set), runs every pipeline stage and serves the API on
+``API_PORT`` (8888). Ctrl-C or SIGTERM stops the API, lets in-flight messages finish or
+returns them to their queue, and stops the spawned database.
+"""
+
+import sys
+
+from common.process import run_main, shutdown_event
+from common.runtime import open_runtime
+from common.settings import Settings
+from ingress.app import create_app
+from ingress.server import serve_until
+from pipeline.decode.handler import STAGE as DECODE
+from pipeline.encode.handler import STAGE as ENCODE
+from pipeline.runner import start_stages, stop_stages
+from pipeline.upscale.handler import STAGE as UPSCALE
+
+
+async def main(settings: Settings) -> None:
+    stop = shutdown_event()
+    async with open_runtime(settings, embedded=True) as runtime:
+        workers = await start_stages(runtime, [DECODE, UPSCALE, ENCODE])
+        try:
+            await serve_until(create_app(runtime), settings, stop)
+        finally:
+            await stop_stages(workers)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main("Image Enhancer API, embedded: API and every stage in one process.", main))
