@@ -29,7 +29,9 @@ _STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
 )
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 

@@ -7,10 +7,6 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """Pure ASGI middleware: checks Content-Length up front and counts chunked bodies."""
 
@@ -27,27 +23,30 @@ class BodySizeLimit:
             await self._reject(send)
             return
         seen = 0
-        started = False
+        overflow = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, overflow
+            if overflow:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    # Hand the app an empty, finished body; whatever it answers to that is
+                    # replaced by the 413 below. Raising instead would be turned into a 400 by
+                    # FastAPI's body parser.
+                    overflow = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+        async def replacing_send(message: Message) -> None:
+            if not overflow:
+                await send(message)
+            elif message["type"] == "http.response.start":
                 await self._reject(send)
+
+        await self.app(scope, counting_receive, replacing_send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(

@@ -22,4 +22,6 @@ def run_stage_process(stage: Stage, argv: list[str] | None = None) -> int:
             await stop_stages(workers)
             # Closing the runtime closes the bus, which finishes or requeues in-flight messages.
 
-    return run_main(f"Image Enhancer pipeline stage '{stage.name}' (consumes its queue).", main, argv)
+    return run_main(
+        f"Image Enhancer pipeline stage '{stage.name}' (consumes its queue).", main, argv
+    )

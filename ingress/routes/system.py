@@ -43,9 +43,7 @@ async def _gpu_status(runtime: RuntimeDep) -> str:
 
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> JSONResponse:
-    mongo_ok, bus_ok = await asyncio.gather(
-        _probe(runtime.store.ping), _probe(runtime.bus.healthy)
-    )
+    mongo_ok, bus_ok = await asyncio.gather(_probe(runtime.store.ping), _probe(runtime.bus.healthy))
     healthy = mongo_ok and bus_ok
     body = {
         "status": "healthy" if healthy else "degraded",

@@ -1,0 +1,60 @@
+"""Every process entry point exists and answers ``--help`` (docker compose runs these)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ENTRY_POINTS = [
+    [sys.executable, "main.py"],
+    [sys.executable, "-m", "ingress"],
+    [sys.executable, "-m", "pipeline.decode"],
+    [sys.executable, "-m", "pipeline.upscale"],
+    [sys.executable, "-m", "pipeline.encode"],
+]
+
+
+@pytest.mark.parametrize("command", ENTRY_POINTS, ids=lambda c: " ".join(c[1:]))
+def test_entry_point_answers_help(command: list[str]) -> None:
+    done = subprocess.run(
+        [*command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
+
+
+def test_distributed_process_refuses_the_placeholder_secret(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JWT_SECRET_KEY": "your-super-secret-jwt-key-change-in-production",
+        "MONGO_URL": "mongodb://127.0.0.1:1/",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.encode"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: JWT_SECRET_KEY")
+
+
+def test_invalid_setting_stops_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ingress"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "API_PORT": "eighty"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "API_PORT" in done.stderr
