@@ -9,7 +9,11 @@ Semantics shared by every adapter (and checked by one contract suite run against
 * the ack happens after the handler returns, so a handler must store its effects first and be
   idempotent (keyed by job id and chunk index) because a crash between the two redelivers;
 * ``publish`` returns only once the broker has taken responsibility for the message
-  (publisher confirm); otherwise it raises :class:`~common.errors.PublishError`.
+  (publisher confirm); otherwise it raises :class:`~common.errors.PublishError`;
+* a delivery counts whether the handler failed or its consumer went away: a message still in a
+  handler when its bus closes (or its connection drops) goes back to the queue with its
+  attempt spent, and is dead-lettered if that was its last one;
+* header names starting with ``x-`` are the broker's: adapters drop them from deliveries.
 """
 
 from __future__ import annotations
@@ -26,9 +30,20 @@ class Delivery:
     queue: str
     body: bytes
     message_id: str
-    # 1 on the first delivery, 2 on the first redelivery, ...
+    # 1 on the first delivery, 2 on the first redelivery, ... In ``dead_letters()``: the
+    # deliveries it had, which is ``delivery_limit`` when it ran out of them; for a message
+    # rejected with PermanentFailure RabbitMQ keeps no count, so adapters report 1 there.
     attempt: int
+    # In ``dead_letters()`` also DEATH_REASON_HEADER: "delivery_limit" or "rejected".
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+DEATH_REASON_HEADER = "x-death-reason"
+
+
+def visible_headers(raw: Mapping[str, object] | None) -> dict[str, str]:
+    """The application's headers of a message, without the broker's ``x-`` ones."""
+    return {k: str(v) for k, v in (raw or {}).items() if not k.lower().startswith("x-")}
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -59,8 +74,8 @@ class Bus(Protocol):
     async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
         """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time."""
 
-    async def dead_letters(self, queue: str) -> list[Delivery]:
-        """Peek at the messages dead-lettered from ``queue`` (they stay there)."""
+    async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
+        """Peek at up to ``limit`` messages dead-lettered from ``queue`` (they stay there)."""
 
     async def purge(self, queue: str) -> None:
         """Drop every ready message of ``queue`` and of its dead-letter queue."""

@@ -1,0 +1,238 @@
+"""The RabbitMQ adapter (aio-pika): quorum queues, dead-lettering, confirms, manual acks.
+
+Recovery: ``connect_robust`` reconnects after a broker restart or a network cut, and its robust
+channels re-declare every exchange, queue and binding declared through them and resume their
+consumers. A publish caught by the outage is retried (bounded by ``publish_timeout``); a handler
+caught by it cannot ack any more, so its message is redelivered: handlers are idempotent.
+
+Operating limit: RabbitMQ closes a channel whose delivery stays unacked longer than
+``consumer_timeout`` (30 min by default); the message is then redelivered with one attempt
+spent. Bound per-message work well below that, or raise ``consumer_timeout`` in rabbitmq.conf
+(the per-queue ``x-consumer-timeout`` argument needs RabbitMQ 3.12).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+import aio_pika
+import aiormq
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+)
+from tenacity import AsyncRetrying, retry_if_exception, retry_if_exception_type, wait_exponential
+
+from common.bus.amqp_consumer import Consumer, to_delivery
+from common.bus.port import Delivery, Handler
+from common.bus.topology import QueueSpec, queue_pair, topology, work_exchange
+from common.errors import ConfigError, PublishError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# What a broker restart or a network cut looks like to a publisher. A nack is there too: a
+# quorum queue without a leader (during a restart) nacks. A return (unroutable) is not.
+_TRANSIENT = (
+    aiormq.exceptions.AMQPConnectionError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    aiormq.exceptions.AMQPChannelError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+# Longest wait for one confirm; a publish retries until ``publish_timeout`` in all.
+_CONFIRM_TIMEOUT = 10.0
+
+
+def _is_nack(exc: BaseException) -> bool:
+    return isinstance(exc, aiormq.exceptions.DeliveryError) and not isinstance(
+        exc, aiormq.exceptions.PublishError
+    )
+
+
+class RabbitBus:
+    """A bus on one robust AMQP connection; see :mod:`common.bus.port` for the semantics."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "enhancer",
+        delivery_limit: int = 5,
+        prefetch: int = 2,
+        publish_timeout: float = 30.0,
+        close_timeout: float = 30.0,
+        reconnect_interval: float = 1.0,
+    ) -> None:
+        self.delivery_limit = delivery_limit
+        self.namespace = namespace
+        self._url = url
+        self._prefetch = prefetch
+        self._publish_timeout = publish_timeout
+        self._close_timeout = close_timeout
+        self._reconnect_interval = reconnect_interval
+        self._topology = topology(namespace, delivery_limit)  # validates names and limit
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractRobustExchange | None = None
+        self._declared: dict[str, tuple[QueueSpec, QueueSpec]] = {}
+        self._consumers: list[Consumer] = []
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._closed:
+                raise ServiceUnavailable("the bus is closed")
+            if self._connection is not None:
+                return
+            try:
+                connection = await aio_pika.connect_robust(
+                    self._url,
+                    reconnect_interval=self._reconnect_interval,
+                    client_properties={"connection_name": f"{self.namespace} bus"},
+                )
+            except (aiormq.exceptions.AMQPError, OSError) as exc:
+                raise ServiceUnavailable(f"RabbitMQ is unreachable: {exc}") from exc
+            self._connection = connection
+            # One confirming channel for publishes and declarations; the robust channel
+            # replays the declarations after a reconnect.
+            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            for spec in self._topology.exchanges:
+                exchange = await self._channel.declare_exchange(
+                    spec.name, spec.type, durable=spec.durable
+                )
+                if spec.name == work_exchange(self.namespace):
+                    self._exchange = exchange
+            stage = self._topology.queues
+            for work, dead in zip(stage[::2], stage[1::2], strict=True):
+                await self._declare(self._channel, work, dead)
+                self._declared[work.logical] = (work, dead)
+
+    async def close(self) -> None:
+        self._closed = True
+        await asyncio.gather(*(c.stop(self._close_timeout) for c in self._consumers))
+        self._consumers.clear()
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def publish(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if self._closed:
+            raise PublishError("the bus is closed")
+        try:
+            work, _ = await self._queue(queue)
+        except ServiceUnavailable as exc:
+            raise PublishError(str(exc)) from exc
+        assert self._exchange is not None
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            headers=dict(headers or {}),
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            content_type="application/octet-stream",
+        )
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_TRANSIENT) | retry_if_exception(_is_nack),
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            reraise=True,
+        )
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                async for attempt in retrying:
+                    with attempt:
+                        if self._closed:
+                            raise PublishError("the bus closed during a publish")
+                        # A lost confirm does not mean a lost message: the retry may
+                        # duplicate it, which at-least-once delivery allows.
+                        async with asyncio.timeout(_CONFIRM_TIMEOUT):
+                            await self._exchange.publish(
+                                message, routing_key=work.routing_key, mandatory=True
+                            )
+        except aiormq.exceptions.PublishError as exc:
+            raise PublishError(f"{work.name} is unroutable: {exc}") from exc
+        except (*_TRANSIENT, aiormq.exceptions.DeliveryError) as exc:
+            raise PublishError(f"{work.name} did not confirm {message_id}: {exc!r}") from exc
+
+    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"consumer concurrency must be at least 1, got {concurrency}")
+        work, _ = await self._queue(queue)
+        assert self._connection is not None
+        # A channel per consumer, so its prefetch and its failure are its own. Fewer unacked
+        # messages than handlers would leave handlers idle, hence the max.
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=max(self._prefetch, concurrency))
+        amqp_queue = await channel.declare_queue(
+            work.name, durable=work.durable, arguments=dict(work.arguments)
+        )
+        consumer = Consumer(queue, handler, concurrency, channel, amqp_queue)
+        await consumer.start()
+        self._consumers.append(consumer)
+
+    async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
+        _, dead = await self._queue(queue)
+        assert self._connection is not None
+        # Unacked gets, then closing the channel, put every message back in place: a classic
+        # queue keeps the order and counts nothing.
+        channel = await self._connection.channel()
+        try:
+            amqp_queue = await channel.get_queue(dead.name, ensure=False)
+            found: list[AbstractIncomingMessage] = []
+            while len(found) < limit:
+                message = await amqp_queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                found.append(message)
+            return [to_delivery(queue, m, dead_limit=self.delivery_limit) for m in found]
+        finally:
+            await channel.close()
+
+    async def purge(self, queue: str) -> None:
+        work, dead = await self._queue(queue)
+        assert self._channel is not None
+        for spec in (work, dead):
+            amqp_queue = await self._channel.get_queue(spec.name, ensure=False)
+            await amqp_queue.purge()
+
+    async def healthy(self) -> bool:
+        if self._closed or self._connection is None or self._connection.is_closed:
+            return False
+        try:
+            async with asyncio.timeout(2.0):
+                channel = await self._connection.channel()
+                await channel.close()
+        except (*_TRANSIENT, aiormq.exceptions.AMQPError):
+            return False
+        return True
+
+    async def _queue(self, logical: str) -> tuple[QueueSpec, QueueSpec]:
+        """The specs of a logical queue, declaring it on first use (non-stage queues)."""
+        await self.start()
+        if logical not in self._declared:
+            async with self._lock:
+                if logical not in self._declared:
+                    assert self._channel is not None
+                    pair = queue_pair(self.namespace, logical, self.delivery_limit)
+                    await self._declare(self._channel, *pair)
+                    self._declared[logical] = pair
+        return self._declared[logical]
+
+    @staticmethod
+    async def _declare(channel: AbstractRobustChannel, work: QueueSpec, dead: QueueSpec) -> None:
+        for spec in (dead, work):
+            amqp_queue = await channel.declare_queue(
+                spec.name, durable=spec.durable, arguments=dict(spec.arguments)
+            )
+            await amqp_queue.bind(spec.exchange, spec.routing_key)
