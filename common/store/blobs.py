@@ -1,0 +1,166 @@
+"""Binary payloads (originals, results, video chunks) in GridFS, referenced by id strings.
+
+Job documents and messages only ever carry these ids: a document is capped at 16 MB and a
+message should carry references, never pixels. The content type lives in ``metadata``
+because GridFS's top-level ``contentType`` field is deprecated by the GridFS spec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gridfs import AsyncGridFSBucket, NoFile
+from gridfs.asynchronous.grid_file import AsyncGridOut
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from common.errors import NotFound, TooLarge
+from common.store.ids import parse_object_id
+
+BUCKET = "blobs"
+CHUNK_SIZE = 255 * 1024  # GridFS default: keeps each chunk document well under 16 MB
+
+BlobSource = bytes | bytearray | memoryview | AsyncIterable[bytes]
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    id: str
+    length: int
+    filename: str
+    content_type: str
+    uploaded_at: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class BlobStream:
+    """An opened blob: ``info`` for the response headers, then ``async for`` its chunks.
+
+    Opening (``BlobStore.open_stream``) is what raises ``NotFound``, so an HTTP handler can
+    answer 404 before it has started a streaming response.
+    """
+
+    def __init__(self, grid_out: AsyncGridOut, info: BlobInfo) -> None:
+        self._out = grid_out
+        self.info = info
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await self._out.readchunk():
+                yield chunk
+        finally:
+            await self._out.close()
+
+    async def aclose(self) -> None:
+        await self._out.close()
+
+
+class BlobStore:
+    def __init__(self, db: AsyncDatabase[Any], bucket: str = BUCKET) -> None:
+        self._bucket = AsyncGridFSBucket(db, bucket_name=bucket, chunk_size_bytes=CHUNK_SIZE)
+        self._files = db[f"{bucket}.files"]
+        self._chunks = db[f"{bucket}.chunks"]
+
+    async def ensure_indexes(self) -> None:
+        # The driver creates these lazily on the first upload into an empty bucket; creating
+        # them at start-up keeps the first request from paying for it (same names = no-op).
+        await self._files.create_indexes(
+            [IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)])]
+        )
+        await self._chunks.create_indexes(
+            [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)]
+        )
+
+    async def put(
+        self,
+        data: BlobSource,
+        *,
+        filename: str,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, Any] | None = None,
+        max_bytes: int | None = None,
+    ) -> str:
+        """Store ``data`` (bytes, or an async iterable of byte chunks streamed as they come).
+
+        With ``max_bytes`` a stream that grows past it is discarded and ``TooLarge`` raised,
+        so an upload never has to be held in memory to be measured.
+        """
+        meta = {**(metadata or {}), "content_type": content_type}
+        if isinstance(data, bytes | bytearray | memoryview):
+            if max_bytes is not None and len(data) > max_bytes:
+                raise TooLarge(f"{filename} is {len(data)} bytes; the limit is {max_bytes}")
+            file_id = await self._bucket.upload_from_stream(filename, bytes(data), metadata=meta)
+            return str(file_id)
+        grid_in = self._bucket.open_upload_stream(filename, metadata=meta)
+        written = 0
+        try:
+            async for piece in data:
+                written += len(piece)
+                if max_bytes is not None and written > max_bytes:
+                    raise TooLarge(f"{filename} exceeds the limit of {max_bytes} bytes")
+                await grid_in.write(piece)
+        except BaseException:
+            await grid_in.abort()  # removes the chunks written so far
+            raise
+        await grid_in.close()
+        return str(grid_in._id)
+
+    async def get(self, blob_id: str) -> bytes:
+        out = await self._open(blob_id)
+        try:
+            return await out.read()
+        finally:
+            await out.close()
+
+    async def open_stream(self, blob_id: str) -> BlobStream:
+        out = await self._open(blob_id)
+        return BlobStream(out, _info(out))
+
+    async def info(self, blob_id: str) -> BlobInfo:
+        out = await self._open(blob_id)
+        await out.close()
+        return _info(out)
+
+    async def exists(self, blob_id: str) -> bool:
+        oid = parse_object_id(blob_id)
+        return oid is not None and await self._files.find_one({"_id": oid}, {"_id": 1}) is not None
+
+    async def delete(self, blob_id: str) -> None:
+        """Remove a blob; one that is already gone (or never was) is fine: retries re-delete."""
+        oid = parse_object_id(blob_id)
+        if oid is not None:
+            with contextlib.suppress(NoFile):
+                await self._bucket.delete(oid)
+
+    async def delete_many(self, blob_ids: Iterable[str]) -> None:
+        oids = [oid for oid in map(parse_object_id, blob_ids) if oid is not None]
+        if oids:
+            # The files document goes first so readers stop seeing the blob before its chunks go.
+            await self._files.delete_many({"_id": {"$in": oids}})
+            await self._chunks.delete_many({"files_id": {"$in": oids}})
+
+    async def _open(self, blob_id: str) -> AsyncGridOut:
+        oid = parse_object_id(blob_id)
+        if oid is None:
+            raise NotFound(f"blob {blob_id!r} does not exist")
+        try:
+            return await self._bucket.open_download_stream(oid)
+        except NoFile:
+            raise NotFound(f"blob {blob_id} does not exist") from None
+
+
+def _info(out: AsyncGridOut) -> BlobInfo:
+    meta = dict(out.metadata or {})
+    content_type = meta.pop("content_type", "application/octet-stream")
+    return BlobInfo(
+        id=str(out._id),
+        length=int(out.length),
+        filename=str(out.filename),
+        content_type=str(content_type),
+        uploaded_at=out.upload_date,
+        metadata=meta,
+    )

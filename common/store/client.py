@@ -1,0 +1,164 @@
+"""The database handle every service shares: one ``AsyncMongoClient``, its collections, blobs.
+
+The same code runs against MongoDB (docker compose) and SecantusDB (embedded run, tests), so
+nothing here uses a feature only one of them has.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import pymongo
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+)
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from common.errors import ConfigError, ServiceUnavailable
+from common.store.blobs import BlobStore
+from common.store.indexes import ensure_indexes
+
+log = logging.getLogger(__name__)
+
+Doc = dict[str, Any]
+
+_AUTH_FAILED = 18  # MongoDB's AuthenticationFailed: retrying cannot help.
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password replaced, safe for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable MongoDB URL>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
+
+
+class Store:
+    """Collections of one database plus its GridFS bucket. Build it with ``Store.connect``."""
+
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, url: str) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[db_name]
+        self.url = redact_url(url)
+        self.blobs = BlobStore(self.db)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        db_name: str,
+        *,
+        retry_seconds: float = 30.0,
+        ping_timeout: float = 5.0,
+        **client_options: Any,
+    ) -> Self:
+        """Connect and wait until the server answers, retrying with backoff.
+
+        At start-up the database often comes up beside us (docker compose, the embedded
+        SecantusDB), so a refused connection is retried for ``retry_seconds`` before giving up
+        with ``ServiceUnavailable``. Bad URLs and rejected credentials fail at once.
+        """
+        safe = redact_url(url)
+        options: dict[str, Any] = {"tz_aware": True, "appname": "image-enhancer"}
+        options.update(client_options)
+        try:
+            client: AsyncMongoClient[Doc] = AsyncMongoClient(url, **options)
+        except (ConfigurationError, ValueError) as exc:
+            raise ConfigError(f"invalid MongoDB URL {safe}: {exc}") from None
+        store = cls(client, db_name, url)
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(retry_seconds),
+                wait=wait_exponential(multiplier=0.25, max=5.0),
+                retry=retry_if_exception_type((ConnectionFailure, ExecutionTimeout)),
+                before_sleep=before_sleep_log(log, logging.WARNING),
+                reraise=True,
+            ):
+                # pymongo.timeout bounds server selection too, so each try is short and the
+                # retry loop, not the driver's 30 s default, sets the total wait.
+                with attempt, pymongo.timeout(ping_timeout):
+                    await store.db.command("ping")
+        except (ConnectionFailure, ExecutionTimeout) as exc:
+            await client.close()
+            raise ServiceUnavailable(
+                f"MongoDB at {safe} is unreachable after {retry_seconds:g}s of retries: "
+                f"{_first_line(exc)}"
+            ) from None
+        except OperationFailure as exc:
+            await client.close()
+            if exc.code == _AUTH_FAILED:
+                raise ConfigError(
+                    f"MongoDB at {safe} rejected the credentials (MONGO_USER/MONGO_PASSWORD)"
+                ) from None
+            raise ServiceUnavailable(f"MongoDB at {safe} refused ping: {exc}") from None
+        except BaseException:
+            await client.close()
+            raise
+        return store
+
+    async def ping(self, seconds: float = 2.0) -> bool:
+        """Whether the server answers within ``seconds`` (health checks); never raises."""
+        try:
+            with pymongo.timeout(seconds):
+                await self.db.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def ensure_indexes(self) -> None:
+        """Create every index the services rely on (idempotent; run at start-up)."""
+        await ensure_indexes(self.db)
+        await self.blobs.ensure_indexes()
+
+    async def drop_database(self) -> None:
+        """Tests only: remove this store's whole database."""
+        await self.client.drop_database(self.db.name)
+
+    # One property per collection so a typo is an AttributeError, not a new collection.
+    @property
+    def users(self) -> AsyncCollection[Doc]:
+        return self.db["users"]
+
+    @property
+    def refresh_tokens(self) -> AsyncCollection[Doc]:
+        return self.db["refresh_tokens"]
+
+    @property
+    def images(self) -> AsyncCollection[Doc]:
+        return self.db["images"]
+
+    @property
+    def videos(self) -> AsyncCollection[Doc]:
+        return self.db["videos"]
+
+    @property
+    def chunks(self) -> AsyncCollection[Doc]:
+        return self.db["chunks"]
+
+
+def _first_line(exc: BaseException) -> str:
+    # Server-selection errors append a long topology description; the first line says it all.
+    return str(exc).split(", Timeout:", 1)[0].splitlines()[0]

@@ -1,0 +1,51 @@
+"""Shared fixtures: a MongoDB-compatible server for the session, a fresh database per test.
+
+``MONGO_URL`` set → tests run against that server (real MongoDB in CI / docker compose).
+Unset → a SecantusDB child process in a temporary directory, started once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from common.errors import ServiceUnavailable
+from common.store import SecantusServer, Store
+from tests.services import unavailable
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("MONGO_URL", "").strip()
+    if url:
+        yield url
+        return
+    # Sync on purpose: each test has its own event loop, and this server outlives them all.
+    server = SecantusServer(tmp_path_factory.mktemp("secantus") / "db")
+    try:
+        server.start_sync()
+    except ServiceUnavailable as exc:
+        print(exc)
+        unavailable("MongoDB/SecantusDB")
+    try:
+        yield server.url
+    finally:
+        server.stop_sync()
+
+
+@pytest.fixture
+async def store(mongo_url: str) -> AsyncIterator[Store]:
+    """A ``Store`` on a database of its own (indexes created), dropped afterwards.
+
+    Function-scoped: the ``AsyncMongoClient`` must live in the loop of the test using it.
+    """
+    db = await Store.connect(mongo_url, f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10)
+    try:
+        await db.ensure_indexes()
+        yield db
+    finally:
+        await db.drop_database()
+        await db.close()
