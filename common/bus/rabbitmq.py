@@ -99,20 +99,27 @@ class RabbitBus:
                 )
             except (aiormq.exceptions.AMQPError, OSError) as exc:
                 raise ServiceUnavailable(f"RabbitMQ is unreachable: {exc}") from exc
+            try:
+                await self._declare_topology(connection)
+            except BaseException:
+                await connection.close()
+                raise
             self._connection = connection
-            # One confirming channel for publishes and declarations; the robust channel
-            # replays the declarations after a reconnect.
-            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            for spec in self._topology.exchanges:
-                exchange = await self._channel.declare_exchange(
-                    spec.name, spec.type, durable=spec.durable
-                )
-                if spec.name == work_exchange(self.namespace):
-                    self._exchange = exchange
-            stage = self._topology.queues
-            for work, dead in zip(stage[::2], stage[1::2], strict=True):
-                await self._declare(self._channel, work, dead)
-                self._declared[work.logical] = (work, dead)
+
+    async def _declare_topology(self, connection: AbstractRobustConnection) -> None:
+        # One confirming channel for publishes and declarations: the robust channel replays
+        # the declarations after a reconnect (a broker that lost its data gets them back).
+        self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        for spec in self._topology.exchanges:
+            exchange = await self._channel.declare_exchange(
+                spec.name, spec.type, durable=spec.durable
+            )
+            if spec.name == work_exchange(self.namespace):
+                self._exchange = exchange
+        stage = self._topology.queues
+        for work, dead in zip(stage[::2], stage[1::2], strict=True):
+            await self._declare(self._channel, work, dead)
+            self._declared[work.logical] = (work, dead)
 
     async def close(self) -> None:
         self._closed = True
@@ -232,7 +239,16 @@ class RabbitBus:
     @staticmethod
     async def _declare(channel: AbstractRobustChannel, work: QueueSpec, dead: QueueSpec) -> None:
         for spec in (dead, work):
-            amqp_queue = await channel.declare_queue(
-                spec.name, durable=spec.durable, arguments=dict(spec.arguments)
-            )
+            try:
+                amqp_queue = await channel.declare_queue(
+                    spec.name, durable=spec.durable, arguments=dict(spec.arguments)
+                )
+            except aiormq.exceptions.ChannelPreconditionFailed as exc:
+                # Queue arguments are immutable: a changed BUS_DELIVERY_LIMIT meets the
+                # queue declared with the old one. Only an operator can resolve that.
+                raise ConfigError(
+                    f"queue {spec.name} exists with other arguments than {dict(spec.arguments)}"
+                    " (BUS_DELIVERY_LIMIT changed?): drain and delete it, or restore the old"
+                    f" setting. Broker said: {exc}"
+                ) from exc
             await amqp_queue.bind(spec.exchange, spec.routing_key)

@@ -7,45 +7,20 @@ and delete its queues and exchanges afterwards.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-import aio_pika
 import pytest
 
-from common.bus import STAGE_QUEUES, Bus, MemoryBroker, MemoryBus, RabbitBus
-from common.bus.topology import topology
+from common.bus import Bus, MemoryBroker, MemoryBus, RabbitBus
+from tests.common.bus.support import (
+    AMQP_URL,
+    DELIVERY_LIMIT,
+    MakeBus,
+    delete_namespace,
+    rabbitmq_reachable,
+)
 from tests.services import unavailable
-
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-DELIVERY_LIMIT = 3
-# Every logical queue the bus tests use besides the stage ones, so teardown can find them.
-TEST_QUEUES = ("jobs", "other")
-
-MakeBus = Callable[..., Awaitable[Bus]]
-
-
-async def rabbitmq_reachable() -> bool:
-    try:
-        connection = await aio_pika.connect(AMQP_URL, timeout=5)
-    except (OSError, aio_pika.exceptions.AMQPError, TimeoutError):
-        return False
-    await connection.close()
-    return True
-
-
-async def delete_namespace(namespace: str) -> None:
-    connection = await aio_pika.connect(AMQP_URL, timeout=10)
-    try:
-        channel = await connection.channel()
-        plan = topology(namespace, DELIVERY_LIMIT, (*STAGE_QUEUES, *TEST_QUEUES))
-        for queue in plan.queues:
-            await channel.queue_delete(queue.name)  # deleting a missing queue is a no-op
-        for exchange in plan.exchanges:
-            await channel.exchange_delete(exchange.name)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])

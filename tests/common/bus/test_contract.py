@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 
 from common.bus import DEATH_REASON_HEADER, Bus, Delivery, Handler
 from common.errors import PermanentFailure, PublishError
-from tests.common.bus.conftest import DELIVERY_LIMIT, MakeBus
+from tests.common.bus.support import DELIVERY_LIMIT, MakeBus, eventually
 
 QUEUE = "jobs"
-
-
-async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:
-    """Poll ``condition`` (plain or async) until it holds; fail after ``within`` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        outcome = condition()
-        if outcome if isinstance(outcome, bool) else await outcome:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition still false after {within} s")
-        await asyncio.sleep(0.02)
 
 
 class Recorder:

@@ -1,0 +1,30 @@
+"""Choosing an adapter, and what an unreachable broker looks like (no broker needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.bus import Bus, MemoryBus, RabbitBus, create_bus
+from common.errors import PublishError, ServiceUnavailable
+from common.settings import load_settings
+
+# Nothing listens on port 1, so the connection is refused at once.
+DEAD_URL = "amqp://guest:guest@127.0.0.1:1/"
+
+
+def test_create_bus_picks_the_adapter_from_amqp_url() -> None:
+    memory = create_bus(load_settings(amqp_url="", bus_delivery_limit=4))
+    assert isinstance(memory, MemoryBus) and memory.delivery_limit == 4
+    rabbit = create_bus(load_settings(amqp_url=DEAD_URL, bus_namespace="prod"))
+    assert isinstance(rabbit, RabbitBus) and rabbit.namespace == "prod"
+    assert isinstance(memory, Bus) and isinstance(rabbit, Bus)
+
+
+async def test_unreachable_broker_is_service_unavailable() -> None:
+    bus = RabbitBus(DEAD_URL, namespace="test")
+    with pytest.raises(ServiceUnavailable):
+        await bus.start()
+    with pytest.raises(PublishError):
+        await bus.publish("jobs", b"x", message_id="m")
+    assert not await bus.healthy()
+    await bus.close()
