@@ -1,0 +1,239 @@
+"""The ``Enhancer``: the library the upscale stage calls for images and video frames.
+
+Each network runs at its native scale; the result (faces restored at that scale when asked) is
+then resized with Lanczos (area when shrinking) to the size the manual's rules give, so every
+model accepts scale 1–4 and ``output_width``/``output_height``. Models load once per process
+(thread-safe cache); weights resolve through ``weights`` (official file, else a local variant,
+else a verified download when ``auto_fetch``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from common.errors import InvalidInput
+from pipeline.upscale.engine import weights
+from pipeline.upscale.engine.archs import load_weights
+from pipeline.upscale.engine.device import Precision, Runtime, select_runtime
+from pipeline.upscale.engine.imageio import decode_image, encode_image, quantize, to_gray
+from pipeline.upscale.engine.registry import DEFAULT_MODEL, ModelSpec, get_model
+from pipeline.upscale.engine.sizing import planned_size, validate_scale
+from pipeline.upscale.engine.tiling import upscale_tensor
+
+if TYPE_CHECKING:
+    from common.settings import Settings
+
+
+@dataclass(frozen=True)
+class EnhanceResult:
+    data: bytes
+    width: int
+    height: int
+    original_width: int
+    original_height: int
+    format: str
+    model_type: str
+    scale: int
+    face_enhance: bool
+    gpu_used: bool
+    precision: str
+    elapsed_ms: int
+
+
+def resize_to(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """High-quality resize of H×W[×C] float32: Lanczos up, area down; no-op at equal size."""
+    if values.shape[1] == width and values.shape[0] == height:
+        return values
+    shrinking = width <= values.shape[1] and height <= values.shape[0]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    out = cv2.resize(values, (width, height), interpolation=interp)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+class Enhancer:
+    """Real-ESRGAN (+ GFPGAN) on one device; safe to share between threads."""
+
+    def __init__(self, *, use_gpu: bool = True, device: str | torch.device | None = None,
+                 precision: Precision = "auto", tile_size: int = 512, tile_pad: int = 10,
+                 models_dir: Path | str = Path("models"), auto_fetch: bool = True,
+                 batch_size: int = 4, channels_last: bool = True, compile_model: bool = False,
+                 alpha_upsampler: str = "model", face_restorer: Any = None,
+                 max_input_pixels: int | None = None, max_output_pixels: int | None = None,
+                 ) -> None:
+        if alpha_upsampler not in {"model", "bicubic"}:
+            raise ValueError("alpha_upsampler must be 'model' or 'bicubic'")
+        self.runtime: Runtime = select_runtime(use_gpu, precision, channels_last, device)
+        self.tile_size = tile_size
+        self.tile_pad = tile_pad
+        self.models_dir = Path(models_dir)
+        self.auto_fetch = auto_fetch
+        self.batch_size = max(1, batch_size)
+        self.compile_model = compile_model
+        self.alpha_upsampler = alpha_upsampler
+        self.max_input_pixels = max_input_pixels
+        self.max_output_pixels = max_output_pixels
+        self._nets: dict[str, nn.Module] = {}
+        self._lock = threading.Lock()
+        self._face_restorer = face_restorer
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Enhancer:
+        options: dict[str, Any] = {
+            "use_gpu": settings.use_gpu, "precision": settings.precision,
+            "tile_size": settings.tile_size, "tile_pad": settings.tile_pad,
+            "models_dir": settings.models_dir, "max_input_pixels": settings.max_input_pixels,
+            "max_output_pixels": settings.max_output_pixels,
+        }
+        options.update(overrides)
+        return cls(**options)
+
+    @property
+    def gpu_used(self) -> bool:
+        return self.runtime.is_cuda
+
+    # -- models ---------------------------------------------------------------------------
+
+    def _prepare(self, net: nn.Module) -> nn.Module:
+        net = net.eval().requires_grad_(False).to(self.runtime.device, self.runtime.dtype)
+        if self.runtime.channels_last:
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        if self.compile_model:
+            net = torch.compile(net, dynamic=True)  # type: ignore[assignment]
+        return net
+
+    def load_model(self, model_type: str, state_dict: Mapping[str, Any] | None = None,
+                   ) -> nn.Module:
+        """The ready network for ``model_type`` (loaded on first use, then cached).
+
+        ``state_dict`` installs given weights instead of resolving a file (random weights in
+        tests, weights held in memory by a caller).
+        """
+        spec = get_model(model_type)
+        with self._lock:
+            if state_dict is None and model_type in self._nets:
+                return self._nets[model_type]
+            if state_dict is None:
+                path = weights.resolve(spec.weights_file, self.models_dir,
+                                       auto_fetch=self.auto_fetch)
+                state_dict = torch.load(path, map_location="cpu", weights_only=True)
+            net = self._prepare(load_weights(spec.build(), state_dict))
+            self._nets[model_type] = net
+            return net
+
+    def face_restorer(self) -> Any:
+        """The GFPGAN face restorer, built on first use (its module is imported lazily)."""
+        with self._lock:
+            if self._face_restorer is None:
+                from pipeline.upscale.engine.faces import FaceRestorer
+
+                path = weights.resolve(weights.FACE_WEIGHTS, self.models_dir,
+                                       auto_fetch=self.auto_fetch)
+                self._face_restorer = FaceRestorer(path, device=self.runtime.device,
+                                                   dtype=self.runtime.dtype)
+            return self._face_restorer
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan(self, width: int, height: int, *, model_type: str = DEFAULT_MODEL,
+             scale: int | None = None, output_width: int | None = None,
+             output_height: int | None = None) -> tuple[int, int]:
+        """Final (width, height) for an input, after the pixel-budget checks (413 → TooLarge)."""
+        spec = get_model(model_type)
+        return planned_size(width, height, spec.default_scale if scale is None else scale,
+                            output_width, output_height, max_input_pixels=self.max_input_pixels,
+                            max_output_pixels=self.max_output_pixels)
+
+    # -- inference --------------------------------------------------------------------------
+
+    def upscale_native(self, batch: np.ndarray, spec: ModelSpec) -> np.ndarray:
+        """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale."""
+        net = self.load_model(spec.id)
+        tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+        out = upscale_tensor(
+            net, tensor, scale=spec.native_scale, runtime=self.runtime,
+            tile_size=self.tile_size, tile_pad=self.tile_pad, batch_size=self.batch_size,
+            multiple=getattr(net, "unshuffle", 1) if spec.arch == "rrdbnet" else 1,
+            arch=spec.arch)
+        return out.permute(0, 2, 3, 1).numpy()
+
+    def _restore_faces(self, original: np.ndarray, background: np.ndarray) -> np.ndarray:
+        """GFPGAN on 8-bit copies; the restorer pastes faces onto the upscaled background."""
+        restored = self.face_restorer().restore(quantize(original, 8), quantize(background, 8))
+        return np.asarray(restored, dtype=np.float32) / 255.0
+
+    def enhance_image(self, source: bytes | Image.Image, *, model_type: str = DEFAULT_MODEL,
+                      scale: int | None = None, output_width: int | None = None,
+                      output_height: int | None = None, face_enhance: bool = False,
+                      output_format: str = "png") -> EnhanceResult:
+        """Enhance one encoded image (or Pillow image) and encode the result."""
+        started = time.perf_counter()
+        spec = get_model(model_type)
+        scale = validate_scale(spec.default_scale if scale is None else scale)
+        image = decode_image(source, max_pixels=self.max_input_pixels)
+        width, height = self.plan(image.width, image.height, model_type=model_type, scale=scale,
+                                  output_width=output_width, output_height=output_height)
+        alpha = image.alpha
+        alpha_needs_model = (alpha is not None and self.alpha_upsampler == "model"
+                             and float(alpha.min()) != float(alpha.max()))
+        batch = [image.rgb]
+        if alpha_needs_model:
+            assert alpha is not None
+            batch.append(np.repeat(alpha[..., None], 3, axis=2))
+        native = self.upscale_native(np.stack(batch), spec)
+        rgb = native[0]
+        if face_enhance:
+            rgb = self._restore_faces(image.rgb, rgb)
+        if alpha is not None:
+            nh, nw = rgb.shape[:2]
+            if alpha_needs_model:
+                alpha = to_gray(native[1])
+            else:
+                alpha = np.clip(cv2.resize(alpha, (nw, nh), interpolation=cv2.INTER_CUBIC), 0, 1)
+            alpha = resize_to(np.ascontiguousarray(alpha), width, height)
+        rgb = resize_to(rgb, width, height)
+        data = encode_image(rgb, alpha, gray=image.gray, bit_depth=image.bit_depth,
+                            icc_profile=image.icc_profile, output_format=output_format)
+        return EnhanceResult(
+            data=data, width=width, height=height, original_width=image.width,
+            original_height=image.height, format=output_format.lower(), model_type=model_type,
+            scale=scale, face_enhance=face_enhance, gpu_used=self.gpu_used,
+            precision=self.runtime.precision,
+            elapsed_ms=int((time.perf_counter() - started) * 1000))
+
+    def enhance_frames(self, frames: np.ndarray | Sequence[np.ndarray], *,
+                       model_type: str = DEFAULT_MODEL, scale: int | None = None,
+                       face_enhance: bool = False, output_width: int | None = None,
+                       output_height: int | None = None) -> np.ndarray:
+        """Enhance N video frames of one size (N×H×W×3 uint8 RGB) → N×H'×W'×3 uint8.
+
+        Frames go to the device ``batch_size`` at a time, so a chunk's memory stays bounded.
+        """
+        stack = np.asarray(frames) if not isinstance(frames, np.ndarray) else frames
+        if stack.ndim != 4 or stack.shape[3] != 3 or stack.dtype != np.uint8:
+            raise InvalidInput("frames must be N×H×W×3 uint8 RGB, all of one size")
+        spec = get_model(model_type)
+        scale = validate_scale(spec.default_scale if scale is None else scale)
+        count, in_h, in_w = stack.shape[:3]
+        width, height = self.plan(in_w, in_h, model_type=model_type, scale=scale,
+                                  output_width=output_width, output_height=output_height)
+        out = np.empty((count, height, width, 3), dtype=np.uint8)
+        for start in range(0, count, self.batch_size):
+            chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0
+            native = self.upscale_native(chunk, spec)
+            for offset, frame in enumerate(native):
+                if face_enhance:
+                    frame = self._restore_faces(chunk[offset], frame)
+                resized = resize_to(frame, width, height)
+                out[start + offset] = quantize(resized, 8)
+        return out
