@@ -216,6 +216,10 @@ class RabbitBus:
     async def healthy(self) -> bool:
         if self._closed or self._connection is None or self._connection.is_closed:
             return False
+        if not self._connection.connected.is_set():
+            return False  # reconnecting
+        # A round trip, because a half-open TCP connection looks connected until heartbeats
+        # time out.
         try:
             async with asyncio.timeout(2.0):
                 channel = await self._connection.channel()
