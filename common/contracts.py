@@ -105,22 +105,20 @@ class ChunkUpscaled(Message):
         return f"video:{self.video_id}:chunk:{self.chunk_index}:upscaled"
 
 
-class JobFinished(Message):
-    """Any stage → anyone listening: a job reached a final state (informational)."""
+class VideoAssemble(Message):
+    """Encode → encode: every chunk of the job is encoded; join, mux and finish the job."""
 
-    queue: ClassVar[str] = "events"
-    type: Literal["job.finished"] = "job.finished"
-    job_kind: Literal["image", "video"]
-    job_id: ObjectIdStr
-    status: Literal["completed", "failed", "error"]
-    error_message: str | None = None
+    queue: ClassVar[str] = "encode"
+    type: Literal["video.assemble"] = "video.assemble"
+    video_id: ObjectIdStr
+    chunk_count: Annotated[int, Field(ge=1)]
 
     def key(self) -> str:
-        return f"{self.job_kind}:{self.job_id}:finished"
+        return f"video:{self.video_id}:assemble"
 
 
 AnyMessage = Annotated[
-    ImageJobSubmitted | VideoSubmitted | ChunkReady | ChunkUpscaled | JobFinished,
+    ImageJobSubmitted | VideoSubmitted | ChunkReady | ChunkUpscaled | VideoAssemble,
     Field(discriminator="type"),
 ]
 MESSAGE_TYPES: tuple[type[Message], ...] = (
@@ -128,7 +126,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     VideoSubmitted,
     ChunkReady,
     ChunkUpscaled,
-    JobFinished,
+    VideoAssemble,
 )
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
 

@@ -8,6 +8,7 @@ import typing
 import pytest
 from pydantic import ValidationError
 
+from common.bus.topology import STAGE_QUEUES
 from common.contracts import (
     MESSAGE_TYPES,
     ChunkReady,
@@ -43,7 +44,7 @@ def test_chunk_keys_differ_per_chunk_and_stage() -> None:
 def test_every_message_has_a_queue_type_and_version() -> None:
     types = set()
     for model in MESSAGE_TYPES:
-        assert model.queue in {"decode", "upscale", "encode", "events"}
+        assert model.queue in STAGE_QUEUES
         types.add(model.model_fields["type"].default)
         assert model.model_fields["version"].default == 1
     assert len(types) == len(MESSAGE_TYPES)

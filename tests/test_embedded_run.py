@@ -1,0 +1,142 @@
+"""The README's first quick-start command serves a healthy API and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "the quick start holds one fenced code block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    commands = _quick_start_commands()
+    assert commands == ["./scripts/serve.sh", "./scripts/test.sh"]
+    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_first_command_serves_healthy_api_and_stops_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MONGO_URL", "AMQP_URL", "JWT_SECRET_KEY")
+    }
+    env.update(API_PORT=str(port), API_HOST="127.0.0.1", DATA_DIR=str(tmp_path / "data"))
+    command = _quick_start_commands()[0]
+    proc = subprocess.Popen(
+        [command], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                body = response.json()
+                if response.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        assert body is not None and body["status"] == "healthy", body
+        assert body["services"]["api"] == "ok"
+        assert body["services"]["mongodb"] == "ok"
+        assert body["services"]["broker"] == "ok (in-process)"
+        # No GPU here: the manual's gpu field says why instead of failing.
+        assert body["services"]["gpu"]
+        assert (tmp_path / "data" / "jwt_secret").exists()
+
+        database = [pid for pid in _children(proc.pid) if "secantus" in _cmdline(pid)]
+        assert database, "the embedded run spawns its own SecantusDB server"
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in database) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in database), "the spawned database was stopped"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT])
+def test_ctrl_c_also_stops_cleanly(tmp_path: Path, signum: int) -> None:
+    port = _free_port()
+    env = dict(os.environ, API_PORT=str(port), API_HOST="127.0.0.1", DATA_DIR=str(tmp_path))
+    for key in ("MONGO_URL", "AMQP_URL", "JWT_SECRET_KEY"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "python"), "main.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the service did not become healthy")
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) in (0, 130)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
