@@ -26,8 +26,11 @@ def unwrap_checkpoint(checkpoint: Mapping[str, Any]) -> Mapping[str, torch.Tenso
     return checkpoint
 
 
-def load_gfpgan(state_dict: Mapping[str, torch.Tensor]) -> GFPGANv1Clean:
-    """GFPGANv1Clean (v1.4 config) with `state_dict` loaded strictly, in eval mode, on the CPU."""
+def load_gfpgan(state_dict: Mapping[str, Any]) -> GFPGANv1Clean:
+    """GFPGANv1Clean (v1.4 config), weights loaded strictly, eval mode, where the tensors are.
+
+    `state_dict` may also be a whole checkpoint ({"params_ema": ..., "params": ...}).
+    """
     # Built on the meta device and filled by assignment: no 350 MB of random init to throw away.
     with torch.device("meta"):
         model = GFPGANv1Clean()
@@ -42,7 +45,7 @@ class FaceRestorer:
         self,
         weights_path: Path | None = None,
         *,
-        state_dict: Mapping[str, torch.Tensor] | None = None,
+        state_dict: Mapping[str, Any] | None = None,
         device: torch.device = torch.device("cpu"),  # noqa: B008 - immutable, the agreed interface
         dtype: torch.dtype = torch.float32,
         detector: FaceDetector | None = None,
