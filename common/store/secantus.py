@@ -29,10 +29,20 @@ from common.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# Polls getppid(): when the parent dies the child is re-parented, so it sends itself SIGTERM,
-# which secantus handles by stopping the server cleanly (checkpointing WiredTiger).
+# The child's entry point: secantus's own CLI plus two fixes.
+# 1. secantusd handles SIGTERM in Python, and Python runs handlers only when the main thread
+#    runs bytecode; its main thread blocks in an untimed Event.wait(), and with WiredTiger's
+#    and the connection threads about, the kernel often delivers the signal to one of those,
+#    so the handler never ran (the server had to be SIGKILLed). A timed wait lets it run.
+# 2. A thread polls getppid(): when the parent dies the child is re-parented and stops itself,
+#    so a killed test run or app never leaves an orphan holding the WiredTiger lock.
 _LAUNCHER = """
 import os, signal, sys, threading, time
+from secantus.server import SecantusDBServer
+def _wait(self):
+    while not self._stop_event.wait(0.2):
+        pass
+SecantusDBServer.wait = _wait
 parent = os.getppid()
 def watch():
     while os.getppid() == parent:
@@ -100,6 +110,11 @@ class SecantusServer:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The last process's exit status (0 after a clean stop, -9 after SIGKILL)."""
+        return self._proc.poll() if self._proc else None
 
     def command(self) -> list[str]:
         return [
@@ -225,13 +240,21 @@ class SecantusServer:
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(self.stop_timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + self.stop_timeout
+            while proc.poll() is None and time.monotonic() < deadline:
+                self._poke()
+                time.sleep(0.05)
+            if proc.poll() is None:
                 log.warning("SecantusDB pid %s ignored SIGTERM; killing it", proc.pid)
                 proc.kill()
-                proc.wait()
+            proc.wait()
         self._close_log()
+
+    def _poke(self) -> None:
+        # secantus's shutdown closes its listening socket and then waits up to 2 s for the
+        # accept thread, which close() does not wake on Linux; one connection wakes it.
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+            pass
 
     def _close_log(self) -> None:
         if self._log_file is not None:
