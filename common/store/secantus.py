@@ -4,10 +4,9 @@ SecantusDB speaks the MongoDB wire protocol, so everything else talks to it thro
 ``AsyncMongoClient`` code as to a real MongoDB; only this module knows it is a local process.
 
 The child is ``sys.executable`` running ``secantus.cli.main`` (what the ``secantusd-py``
-console script runs): the interpreter that imports this module is the one whose environment has
-the ``secantusdb`` dependency, which a ``PATH`` lookup would not guarantee. A tiny launcher
-around it exits when its parent dies, so a killed test run or app never leaves an orphan server
-holding the WiredTiger lock on the data directory.
+console script runs) through ``secantusd_launcher.py``: the interpreter that imports this
+module is the one whose environment has the ``secantusdb`` dependency, which a ``PATH``
+lookup of ``secantusd-py`` would not guarantee (an unactivated venv, a system install).
 """
 
 from __future__ import annotations
@@ -29,30 +28,8 @@ from common.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# The child's entry point: secantus's own CLI plus two fixes.
-# 1. secantusd handles SIGTERM in Python, and Python runs handlers only when the main thread
-#    runs bytecode; its main thread blocks in an untimed Event.wait(), and with WiredTiger's
-#    and the connection threads about, the kernel often delivers the signal to one of those,
-#    so the handler never ran (the server had to be SIGKILLed). A timed wait lets it run.
-# 2. A thread polls getppid(): when the parent dies the child is re-parented and stops itself,
-#    so a killed test run or app never leaves an orphan holding the WiredTiger lock.
-_LAUNCHER = """
-import os, signal, sys, threading, time
-from secantus.server import SecantusDBServer
-def _wait(self):
-    while not self._stop_event.wait(0.2):
-        pass
-SecantusDBServer.wait = _wait
-parent = os.getppid()
-def watch():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGTERM)
-threading.Thread(target=watch, daemon=True).start()
-from secantus.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
+# Run by path, not imported: see that file for why the child is not plain secantusd-py.
+_LAUNCHER = Path(__file__).with_name("secantusd_launcher.py")
 _STDERR_TAIL_BYTES = 4000
 
 
@@ -118,7 +95,9 @@ class SecantusServer:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-c", _LAUNCHER,
+            # -P: no script directory on sys.path, where our own secantus.py would shadow
+            # the secantus package.
+            sys.executable, "-P", str(_LAUNCHER),
             "--host", self.host, "--port", str(self.port),
             "--storage-path", str(self.storage_path), *self.extra_args,
         ]  # fmt: skip

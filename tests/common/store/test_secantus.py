@@ -16,12 +16,6 @@ from pymongo import WriteConcern
 
 from common.errors import ServiceUnavailable
 from common.store import SecantusServer, Store
-from tests.services import in_ci
-
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGO_URL")) and not in_ci(),
-    reason="MONGO_URL points at an external server; SecantusDB itself is not under test",
-)
 
 
 async def test_data_persists_across_restart(tmp_path: Path) -> None:
