@@ -187,8 +187,8 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, *, gray: bool, bit_d
     if fmt == "PNG" and bit_depth == 16:
         return _png16(quantize(planes, 16), icc_profile)
     pixels = quantize(planes, 8)
-    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
-    image = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode=mode)
+    # Pillow infers L / LA / RGB / RGBA from the uint8 array's channel count.
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
     options: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}
     if fmt == "PNG":
         options["compress_level"] = 6

@@ -77,6 +77,10 @@ def test_grayscale_and_rgba_inputs(detector: FaceDetector) -> None:
         assert len(faces) == 1 and faces[0].score > 0.9
     rgba = np.dstack([data.astronaut(), np.full((512, 512), 255, np.uint8)])
     assert len(detector.detect(rgba)) == 1
+    with pytest.raises(TypeError):
+        detector.detect(data.astronaut().astype(np.float32))
+    with pytest.raises(ValueError):
+        detector.detect(np.zeros((8, 8, 2), np.uint8))
 
 
 def test_large_images_are_detected_downscaled(detector: FaceDetector) -> None:

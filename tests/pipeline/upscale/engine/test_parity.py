@@ -1,0 +1,84 @@
+"""Our engine against an independent implementation: the ``ncnn`` runtime on the same files.
+
+Real-ESRGAN's ncnn program feeds RGB scaled to 0..1 (``norm_vals = 1/255``, no mean) and
+multiplies the output by 255, which is what ``ncnn_reference`` does. ncnn's fp16 storage and
+arithmetic are switched off so the reference runs in fp32.
+"""
+
+from __future__ import annotations
+
+import io
+
+import ncnn
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.upscale.engine.engine import Enhancer
+from pipeline.upscale.engine.ncnn_convert import ncnn_files
+from pipeline.upscale.engine.registry import MODELS
+from tests.pipeline.upscale.engine.conftest import REAL_MODELS, png_bytes, psnr
+
+PHOTOS = ("astronaut", "coffee", "chelsea")
+
+
+def ncnn_reference(model_type: str, rgb: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 → (H·4)×(W·4)×3 uint8 through ncnn on CPU in fp32."""
+    param, weights = ncnn_files(MODELS[model_type])
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = False
+    net.opt.use_fp16_packed = False
+    net.opt.use_fp16_arithmetic = False
+    net.opt.use_bf16_storage = False
+    net.opt.num_threads = 2
+    net.load_param(str(param))
+    net.load_model(str(weights))
+    # ncnn.Mat borrows the array's memory: keep both alive until the extraction is done.
+    chw = np.ascontiguousarray(rgb.transpose(2, 0, 1).astype(np.float32) / 255.0)
+    mat_in = ncnn.Mat(chw)
+    extractor = net.create_extractor()
+    extractor.input("data", mat_in)
+    _status, mat_out = extractor.extract("output")
+    out = np.array(mat_out).copy().transpose(1, 2, 0)
+    return np.rint(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+_memo: dict[tuple[int, str, int], np.ndarray] = {}
+
+
+def ours(enhancer: Enhancer, model_type: str, rgb: np.ndarray) -> np.ndarray:
+    """Our scale-4 output, memoised so the fp32 runs are shared by both tests."""
+    key = (id(enhancer), model_type, id(rgb))
+    if key not in _memo:
+        _memo[key] = _enhance(enhancer, model_type, rgb)
+    return _memo[key]
+
+
+def _enhance(enhancer: Enhancer, model_type: str, rgb: np.ndarray) -> np.ndarray:
+    result = enhancer.enhance_image(png_bytes(rgb), model_type=model_type, scale=4)
+    return np.asarray(Image.open(io.BytesIO(result.data)).convert("RGB"))
+
+
+@pytest.mark.parametrize("model_type", REAL_MODELS)
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_fp32_matches_ncnn_within_2_levels(
+    fp32_enhancer: Enhancer, photos: dict[str, np.ndarray], model_type: str, photo: str
+) -> None:
+    rgb = photos[photo]
+    expected = ncnn_reference(model_type, rgb)
+    got = ours(fp32_enhancer, model_type, rgb)
+    assert got.shape == expected.shape == (256, 256, 3)
+    max_diff = int(np.abs(got.astype(int) - expected.astype(int)).max())
+    assert max_diff <= 2, f"{model_type}/{photo}: max |diff| = {max_diff}/255"
+
+
+@pytest.mark.parametrize("model_type", REAL_MODELS)
+def test_bf16_close_to_fp32(
+    fp32_enhancer: Enhancer, bf16_enhancer: Enhancer, photos: dict[str, np.ndarray],
+    model_type: str,
+) -> None:
+    for photo in PHOTOS:
+        rgb = photos[photo]
+        value = psnr(ours(bf16_enhancer, model_type, rgb), ours(fp32_enhancer, model_type, rgb))
+        assert value >= 45.0, f"{model_type}/{photo}: bf16 vs fp32 PSNR {value:.1f} dB"
