@@ -79,6 +79,8 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB or grayscale uint8 image, best score first; [] when there are none."""
+        if image.dtype != np.uint8:  # the package's int16 mean subtraction would wrap
+            raise TypeError(f"expected uint8, got {image.dtype}")
         rgb = as_rgb(image)
         h, w = rgb.shape[:2]
         if min(h, w) < 4:
