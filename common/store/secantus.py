@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # Run by path, not imported: see that file for why the child is not plain secantusd-py.
 _LAUNCHER = Path(__file__).with_name("secantusd_launcher.py")
 _STDERR_TAIL_BYTES = 4000
+_RUN_MARKER = b"\n--- secantusd starting ---\n"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -106,13 +107,17 @@ class SecantusServer:
 
     def start_sync(self) -> None:
         """Spawn the server and return once it answers ``ping``; raise ServiceUnavailable."""
+        self._start(may_move=self._fixed_port is None)
+
+    def _start(self, *, may_move: bool) -> None:
         if importlib.util.find_spec("secantus") is None:
             raise ServiceUnavailable(f"SecantusDB is not installed for {sys.executable}")
         if self.running:
             return
         self._stopping = False
-        # A free port found earlier can be taken by someone else in between: pick another.
-        attempts = 1 if self._fixed_port is not None else 3
+        # A free port found earlier can be taken by someone else in between: pick another,
+        # unless clients already hold our URL (a supervised restart).
+        attempts = 3 if may_move else 1
         for attempt in range(attempts):
             self._spawn()
             try:
@@ -133,7 +138,11 @@ class SecantusServer:
         self.storage_path.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._close_log()
-        self._log_file = self.log_path.open("wb")  # a pipe nobody drains would block the server
+        # A file, not a pipe that nobody drains (that would block the server); appended to, so
+        # a restart keeps the log of the crash before it.
+        self._log_file = self.log_path.open("ab")
+        self._log_file.write(_RUN_MARKER)
+        self._log_file.flush()
         self._proc = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
@@ -189,9 +198,10 @@ class SecantusServer:
             with self.log_path.open("rb") as f:
                 f.seek(0, 2)
                 f.seek(max(0, f.tell() - _STDERR_TAIL_BYTES))
-                return f.read().decode("utf-8", "replace").strip()
+                tail = f.read()
         except OSError:
             return "(no log)"
+        return tail.rpartition(_RUN_MARKER)[2].decode("utf-8", "replace").strip()
 
     # ---- stop --------------------------------------------------------------------------
 
@@ -252,7 +262,7 @@ class SecantusServer:
             code = self._proc.returncode if self._proc else None
             log.error("SecantusDB exited (status %s); restarting:\n%s", code, self.stderr_tail())
             try:
-                await asyncio.to_thread(self.start_sync)
+                await asyncio.to_thread(self._start, may_move=False)
                 self.restarts += 1
                 backoff = 0.5
             except ServiceUnavailable as exc:

@@ -118,7 +118,8 @@ async def test_supervisor_restarts_a_crashed_server(tmp_path: Path) -> None:
             while not (server.restarts and server.running):
                 assert time.monotonic() < deadline, server.stderr_tail()
                 await asyncio.sleep(0.2)
-            assert server.pid != first
+            assert server.pid != first and server.url == store.url  # same port
+            assert server.log_path.read_bytes().count(b"secantusd starting") == 2  # appended
             # Same URL: the existing client reconnects by itself; the write survived.
             for _ in range(50):
                 if await store.ping():
