@@ -1,0 +1,178 @@
+"""Registry, architectures with random weights, converter refusals, devices, frames, faces."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from common.errors import InvalidInput
+from common.settings import load_settings
+from pipeline.upscale.engine.archs import RRDBNet, load_weights, unwrap_state_dict
+from pipeline.upscale.engine.device import cpu_supports_bf16, select_runtime
+from pipeline.upscale.engine.engine import Enhancer
+from pipeline.upscale.engine.ncnn_convert import NcnnFormatError, convert, ncnn_files
+from pipeline.upscale.engine.registry import MODELS, get_model, public_listing
+from pipeline.upscale.engine.sizing import target_size
+from tests.pipeline.upscale.engine.conftest import png_bytes, psnr, random_state_dict
+
+MANUAL_ENTRIES = [
+    {
+        "id": "general_x4",
+        "name": "RealESRGAN_x4plus",
+        "description": "Modelo general para fotos reales - Alta calidad, escala 4x",
+        "default_scale": 4,
+        "supported_scales": [4],
+        "use_case": "Fotos reales, retratos, paisajes - Alta calidad",
+        "recommended_for": ["fotografías", "retratos", "paisajes", "arquitectura"],
+    },
+    {
+        "id": "anime",
+        "name": "RealESRGAN_x4plus_anime_6B",
+        "description": "Optimizado para anime e ilustraciones - Más rápido",
+        "default_scale": 4,
+        "supported_scales": [4],
+        "use_case": "Anime, manga, ilustraciones, arte digital",
+        "recommended_for": ["anime", "manga", "ilustraciones", "arte digital", "comics"],
+    },
+]
+
+
+def test_listing_has_the_manuals_models_and_texts() -> None:
+    listing = public_listing()
+    assert [m["id"] for m in listing] == ["general_x4", "general_x2", "anime", "anime_video",
+                                          "general_v3"]
+    by_id = {m["id"]: m for m in listing}
+    for entry in MANUAL_ENTRIES:
+        assert by_id[entry["id"]] == entry
+    assert by_id["general_x2"]["default_scale"] == 2 and by_id["general_x2"]["name"] == (
+        "RealESRGAN_x2plus")
+    assert MODELS["general_x2"].native_scale == 2
+
+
+def test_unknown_model_type_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="model_type"):
+        get_model("general_x8")
+
+
+@pytest.mark.parametrize(("model_type", "first_in", "out_hw"),
+                         [("general_x2", 12, (32, 48)), ("general_v3", 3, (64, 96))])
+def test_random_weights_load_strictly_with_official_keys(
+    model_type: str, first_in: int, out_hw: tuple[int, int]
+) -> None:
+    spec = MODELS[model_type]
+    state = random_state_dict(model_type)
+    if spec.arch == "rrdbnet":
+        assert {"conv_first.weight", "body.22.rdb3.conv5.bias", "conv_body.weight",
+                "conv_up1.weight", "conv_up2.weight", "conv_hr.weight",
+                "conv_last.weight"} <= set(state)
+        assert state["conv_first.weight"].shape[1] == first_in
+    else:
+        assert {"body.0.weight", "body.1.weight", "body.65.weight", "body.66.bias"} <= set(state)
+        assert state["body.66.weight"].shape[0] == 48
+    net = load_weights(spec.build(), {"params": {}, "params_ema": state}).eval()
+    with torch.inference_mode():
+        out = net(torch.rand(1, 3, 16, 24))
+    assert out.shape == (1, 3, *out_hw)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_weights(spec.build(), {k: v for k, v in state.items() if k != "conv_last.bias"
+                                    and k != "body.66.bias"})
+
+
+def test_checkpoint_unwrapping_prefers_params_ema() -> None:
+    ema, plain = {"a": torch.zeros(1)}, {"a": torch.ones(1)}
+    assert unwrap_state_dict({"params": plain, "params_ema": ema}) is ema
+    assert unwrap_state_dict({"params": plain}) is plain
+    assert unwrap_state_dict(plain) is plain
+
+
+def test_scale_one_rrdbnet_unshuffles_by_four() -> None:
+    net = RRDBNet(scale=1, num_block=1)
+    assert net.conv_first.in_channels == 48
+    assert net(torch.rand(1, 3, 8, 8)).shape == (1, 3, 8, 8)
+
+
+def test_converter_refuses_another_architecture() -> None:
+    param, weights = ncnn_files(MODELS["anime"])
+    with pytest.raises(NcnnFormatError):
+        convert(param.read_text(), weights.read_bytes(), MODELS["general_x4"])
+    with pytest.raises(NcnnFormatError):
+        convert(param.read_text(), weights.read_bytes()[:-8], MODELS["anime"])
+
+
+def test_runtime_selection_on_this_machine(models_dir: Path) -> None:
+    cpu = select_runtime(use_gpu=True, precision="auto")
+    if not torch.cuda.is_available():
+        assert cpu.device.type == "cpu"
+        assert cpu.dtype == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
+        assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
+        enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
+        assert enhancer.gpu_used is False
+
+
+def test_from_settings(models_dir: Path) -> None:
+    settings = load_settings(use_gpu=False, tile_size=128, tile_pad=6, precision="fp32",
+                             models_dir=models_dir)
+    enhancer = Enhancer.from_settings(settings, auto_fetch=False)
+    assert (enhancer.tile_size, enhancer.tile_pad, enhancer.models_dir) == (128, 6, models_dir)
+    assert enhancer.runtime.dtype == torch.float32
+    assert enhancer.max_output_pixels == settings.max_output_pixels
+
+
+def test_target_size_rules() -> None:
+    assert target_size(640, 480, 4) == (2560, 1920)
+    assert target_size(640, 480, 2, 1920, 1080) == (1920, 1080)
+    assert target_size(640, 480, 4, output_width=1000) == (1000, 750)
+    assert target_size(640, 480, 4, output_height=100) == (133, 100)
+    assert target_size(1000, 1, 4, output_width=10) == (10, 1)  # never 0
+    with pytest.raises(InvalidInput):
+        target_size(10, 10, 0)
+
+
+def test_frames_batch_equals_single_images(models_dir: Path, photos: dict[str, np.ndarray]) -> None:
+    enhancer = Enhancer(use_gpu=False, precision="bf16", tile_size=0, batch_size=2,
+                        models_dir=models_dir, auto_fetch=False)
+    frames = np.stack([photos[name][:24, :40] for name in ("astronaut", "coffee", "chelsea")])
+    out = enhancer.enhance_frames(frames, model_type="anime_video", scale=2)
+    assert out.shape == (3, 48, 80, 3) and out.dtype == np.uint8
+    for frame, got in zip(frames, out, strict=True):
+        single = enhancer.enhance_image(png_bytes(frame), model_type="anime_video", scale=2)
+        expected = np.asarray(Image.open(io.BytesIO(single.data)))
+        assert psnr(got, expected) >= 50.0
+    listed = enhancer.enhance_frames(list(frames[:1]), model_type="anime_video", scale=2)
+    assert np.array_equal(listed[0], out[0])
+    with pytest.raises(InvalidInput):
+        enhancer.enhance_frames(frames[..., :2], model_type="anime_video")
+
+
+def test_general_x2_through_the_enhancer_with_given_weights(models_dir: Path) -> None:
+    enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size=0, models_dir=models_dir,
+                        auto_fetch=False)
+    enhancer.load_model("general_x2", random_state_dict("general_x2"))
+    rgb = np.ascontiguousarray(data.coffee()[:15, :21])  # odd sizes: reflect-padded, cropped
+    result = enhancer.enhance_image(png_bytes(rgb), model_type="general_x2")
+    assert (result.width, result.height, result.scale) == (42, 30, 2)
+
+
+def test_face_enhance_uses_the_injected_restorer(models_dir: Path) -> None:
+    from pipeline.upscale.engine.faces import FaceRestorer
+    from pipeline.upscale.engine.gfpgan_arch import GFPGANv1Clean
+
+    torch.manual_seed(0)
+    restorer = FaceRestorer(state_dict=GFPGANv1Clean().state_dict())
+    enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size=0, models_dir=models_dir,
+                        auto_fetch=False, face_restorer=restorer)
+    portrait = np.asarray(Image.fromarray(data.astronaut()[:320, 96:416]).resize((160, 160)))
+    plain = enhancer.enhance_image(png_bytes(portrait), model_type="anime_video", scale=1)
+    faces = enhancer.enhance_image(png_bytes(portrait), model_type="anime_video", scale=1,
+                                   face_enhance=True)
+    before = np.asarray(Image.open(io.BytesIO(plain.data)))
+    after = np.asarray(Image.open(io.BytesIO(faces.data)))
+    assert before.shape == after.shape == (160, 160, 3)
+    changed = np.abs(before.astype(int) - after.astype(int)).sum(axis=2) > 0
+    assert 0.02 < changed.mean() < 0.9  # a face region was replaced, not the whole image

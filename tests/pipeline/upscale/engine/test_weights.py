@@ -1,0 +1,130 @@
+"""Verified downloads from a local HTTP server, imports, and the resolver's preferences."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from common.errors import ModelUnavailable
+from pipeline.upscale.engine import weights
+from pipeline.upscale.engine.registry import MODELS
+from pipeline.upscale.engine.weights import WeightFile
+from pipeline.upscale.engine.weights_cli import main
+from tests.pipeline.upscale.engine.conftest import random_state_dict
+
+PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: spans several read chunks
+SERVED: dict[str, bytes] = {}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = SERVED.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def _pinned(name: str) -> WeightFile:
+    return WeightFile(name, "owner", "repo", "v1", len(PAYLOAD),
+                      hashlib.sha256(PAYLOAD).hexdigest())
+
+
+def test_official_urls_are_pinned() -> None:
+    wf = weights.OFFICIAL["RealESRGAN_x4plus.pth"]
+    assert wf.url("https://github.com") == (
+        "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth")
+    gfpgan = weights.OFFICIAL[weights.FACE_WEIGHTS]
+    assert gfpgan.url("https://github.com").endswith("TencentARC/GFPGAN/releases/download/"
+                                                     "v1.3.4/GFPGANv1.4.pth")
+    assert {spec.weights_file for spec in MODELS.values()} <= set(weights.OFFICIAL)
+
+
+def test_download_verifies_and_places_atomically(server: str, tmp_path: Path) -> None:
+    wf = _pinned("good.pth")
+    SERVED["/owner/repo/releases/download/v1/good.pth"] = PAYLOAD
+    path = weights.download(wf, tmp_path, base_url=server, progress=False)
+    assert path == tmp_path / "good.pth" and path.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pth"]
+    assert weights.is_verified(path, wf)
+
+
+@pytest.mark.parametrize("served", [PAYLOAD[:-10], PAYLOAD[:-4] + b"TAIL", PAYLOAD + b"x", None])
+def test_bad_downloads_leave_nothing_behind(server: str, tmp_path: Path,
+                                            served: bytes | None) -> None:
+    wf = _pinned("bad.pth")
+    url_path = "/owner/repo/releases/download/v1/bad.pth"
+    SERVED.pop(url_path, None)
+    if served is not None:
+        SERVED[url_path] = served
+    with pytest.raises(ModelUnavailable, match=r"weights fetch bad\.pth"):
+        weights.download(wf, tmp_path, base_url=server, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_model_names_the_fetch_command(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable) as info:
+        weights.resolve("RealESRGAN_x2plus.pth", tmp_path, auto_fetch=False)
+    assert ("python -m pipeline.upscale.engine.weights fetch RealESRGAN_x2plus.pth "
+            f"--models-dir {tmp_path}") in str(info.value)
+
+
+def test_auto_fetch_failure_is_model_unavailable(server: str, tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match=r"realesr-general-x4v3\.pth"):
+        weights.resolve("realesr-general-x4v3.pth", tmp_path, base_url=server)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resolver_prefers_official_then_local_then_converted(tmp_path: Path) -> None:
+    wf = weights.OFFICIAL["RealESRGAN_x2plus.pth"]
+    (tmp_path / wf.converted_name()).write_bytes(b"converted")
+    assert weights.find_local(wf.filename, tmp_path) == tmp_path / wf.converted_name()
+    (tmp_path / wf.local_name()).write_bytes(b"local")
+    assert weights.find_local(wf.filename, tmp_path) == tmp_path / wf.local_name()
+    (tmp_path / wf.filename).write_bytes(b"corrupt official")  # never used: hash differs
+    assert weights.find_local(wf.filename, tmp_path) == tmp_path / wf.local_name()
+
+
+def test_import_cli_refuses_unofficial_unless_asked(tmp_path: Path) -> None:
+    source = tmp_path / "mine.pth"
+    torch.save({"params_ema": random_state_dict("general_v3")}, source)
+    models = tmp_path / "models"
+    assert main(["import", "general_v3", str(source), "--models-dir", str(models)]) == 1
+    assert not models.exists() or list(models.iterdir()) == []
+    assert main(["import", "general_v3", str(source), "--unofficial",
+                 "--models-dir", str(models)]) == 0
+    assert sorted(p.name for p in models.iterdir()) == ["realesr-general-x4v3.local.pth"]
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"params": random_state_dict("anime_video")}, wrong)  # 16 convs, not 32
+    assert main(["import", "general_v3", str(wrong), "--unofficial",
+                 "--models-dir", str(models)]) == 1
+
+
+def test_convert_and_list_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["convert-ncnn", "anime_video", "--models-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "realesr-animevideov3.ncnn.pth").is_file()
+    assert main(["list", "--models-dir", str(tmp_path)]) == 0
+    assert "RealESRGAN_x4plus.pth: missing" in capsys.readouterr().out
