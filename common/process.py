@@ -7,7 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from common.errors import ConfigError, ServiceUnavailable
 from common.settings import Settings, load_settings
@@ -32,7 +33,7 @@ def shutdown_event() -> asyncio.Event:
 
 def run_main(
     description: str,
-    main: Callable[[Settings], Awaitable[None]],
+    main: Callable[[Settings], Coroutine[Any, Any, None]],
     argv: list[str] | None = None,
 ) -> int:
     """Parse ``--help``, load settings, run ``main``; config and outage errors are one line."""

@@ -45,7 +45,10 @@ async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[R
             stack.push_async_callback(server.stop)
             url = server.url
             log.info("embedded SecantusDB listening at %s", url)
-        store = await Store.connect(url, settings.mongo_db)
+        # SecantusDB acknowledges a write before it reaches disk; the supervisor restarts a
+        # crashed server, so journaled writes are what keeps an acknowledged job.
+        options = {"journal": True} if server is not None else {}
+        store = await Store.connect(url, settings.mongo_db, **options)
         stack.push_async_callback(store.close)
         await store.ensure_indexes()
         bus = create_bus(settings)

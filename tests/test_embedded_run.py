@@ -65,9 +65,9 @@ def test_first_command_serves_healthy_api_and_stops_cleanly(tmp_path: Path) -> N
     }
     env.update(API_PORT=str(port), API_HOST="127.0.0.1", DATA_DIR=str(tmp_path / "data"))
     command = _quick_start_commands()[0]
-    proc = subprocess.Popen(
-        [command], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([command], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         body = None
         deadline = time.monotonic() + 120
@@ -80,8 +80,8 @@ def test_first_command_serves_healthy_api_and_stops_cleanly(tmp_path: Path) -> N
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        assert body is not None and body["status"] == "healthy", body
+        assert proc.poll() is None, log.read_text()
+        assert body is not None and body["status"] == "healthy", (body, log.read_text())
         assert body["services"]["api"] == "ok"
         assert body["services"]["mongodb"] == "ok"
         assert body["services"]["broker"] == "ok (in-process)"

@@ -6,6 +6,7 @@ nothing here uses a feature only one of them has.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -125,8 +126,13 @@ class Store:
         except PyMongoError:
             return False
 
-    async def close(self) -> None:
-        await self.client.close()
+    async def close(self, seconds: float = 5.0) -> None:
+        """Close the client. With the server gone, pymongo's close can wait ~30 s on its
+        monitors; a shutdown must not hang on a dead database, so the wait is bounded."""
+        try:
+            await asyncio.wait_for(self.client.close(), seconds)
+        except TimeoutError:
+            log.warning("MongoDB client close timed out after %gs (server unreachable)", seconds)
 
     async def ensure_indexes(self) -> None:
         """Create every index the services rely on (idempotent; run at start-up)."""

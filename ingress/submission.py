@@ -1,0 +1,49 @@
+"""Create a job document and publish its message, never leaving a job stuck in ``pending``.
+
+The document is written first (the API must be able to answer polling for any id it returns)
+and the message second; if the broker does not confirm the publish, the job is marked failed
+with a readable reason and the caller gets 503, so nothing waits forever for a message that
+does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+
+from common.bus.port import Bus
+from common.contracts import Message
+from common.errors import PublishError, ServiceUnavailable
+from common.messaging import publish
+from common.store.jobs import transition
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = "Servicio de procesamiento no disponible temporalmente, inténtelo de nuevo"
+
+
+async def submit_job(
+    jobs: AsyncCollection[dict[str, Any]],
+    bus: Bus,
+    document: dict[str, Any],
+    message_for: Callable[[ObjectId], Message],
+    *,
+    failed_status: str,
+) -> ObjectId:
+    """Insert ``document`` (status ``pending``) and publish ``message_for(its id)``."""
+    if document.get("status") != "pending":
+        raise ValueError("a new job starts in status 'pending'")
+    job_id: ObjectId = (await jobs.insert_one(document)).inserted_id
+    try:
+        await publish(bus, message_for(job_id))
+    except PublishError as exc:
+        log.error("publish for job %s not confirmed: %s", job_id, exc)
+        await transition(
+            jobs, job_id, ["pending"], failed_status, {"error_message": f"{UNAVAILABLE}: {exc}"}
+        )
+        raise ServiceUnavailable(UNAVAILABLE) from exc
+    return job_id
