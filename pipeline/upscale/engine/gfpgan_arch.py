@@ -54,10 +54,14 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: Tensor, style: Tensor) -> Tensor:
         b, c = x.shape[:2]
-        weight = self.weight * self.modulation(style).view(b, 1, c, 1, 1)  # (b, out, in, k, k)
+        # Modulate in fp32 whatever the model dtype: the demodulation sums in*k*k (up to 4608)
+        # squares, which can overflow fp16 (-> inf -> a zero kernel); eps 1e-8 underflows there.
+        style = self.modulation(style).float().view(b, 1, c, 1, 1)
+        weight = self.weight.float() * style  # (b, out, in, k, k)
         if self.demodulate:
             demod = torch.rsqrt(weight.pow(2).sum(dim=(2, 3, 4)) + 1e-8)
             weight = weight * demod.view(b, self.out_ch, 1, 1, 1)
+        weight = weight.to(x.dtype)
         # The "clean" variant upsamples with bilinear interpolation, not the upfirdn2d blur kernel.
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
