@@ -48,7 +48,9 @@ async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[R
         # SecantusDB acknowledges a write before it reaches disk; the supervisor restarts a
         # crashed server, so journaled writes are what keeps an acknowledged job.
         options = {"journal": True} if server is not None else {}
-        store = await Store.connect(url, settings.mongo_db, **options)
+        store = await Store.connect(
+            url, settings.mongo_db, retry_seconds=settings.startup_retry_seconds, **options
+        )
         stack.push_async_callback(store.close)
         await store.ensure_indexes()
         bus = create_bus(settings)

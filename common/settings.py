@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     bus_namespace: str = "enhancer"
     bus_delivery_limit: int = Field(5, ge=1)
     bus_prefetch: int = Field(2, ge=1)
+    # How long a process waits at start-up for MongoDB and RabbitMQ before giving up.
+    startup_retry_seconds: float = Field(30.0, ge=0)
 
     # Storage
     data_dir: Path = Path("data")

@@ -58,3 +58,29 @@ def test_invalid_setting_stops_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "API_PORT" in done.stderr
+
+
+@pytest.mark.parametrize("service", ["MongoDB", "RabbitMQ"])
+def test_unreachable_service_at_start_up_is_retried_then_reported(
+    mongo_url: str, service: str
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JWT_SECRET_KEY": "k" * 40,
+        "STARTUP_RETRY_SECONDS": "2",
+        "MONGO_URL": "mongodb://127.0.0.1:1/" if service == "MongoDB" else mongo_url,
+        "AMQP_URL": "amqp://guest:secret@127.0.0.1:1/",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.decode"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {service} at ")
+    assert "unreachable after 2s of retries" in last
+    assert "secret" not in done.stderr

@@ -20,6 +20,7 @@ def create_bus(settings: Settings) -> Bus:
             namespace=settings.bus_namespace,
             delivery_limit=settings.bus_delivery_limit,
             prefetch=settings.bus_prefetch,
+            connect_retry_seconds=settings.startup_retry_seconds,
         )
     return MemoryBus(delivery_limit=settings.bus_delivery_limit, namespace=settings.bus_namespace)
 

@@ -25,12 +25,20 @@ from aio_pika.abc import (
     AbstractRobustConnection,
     AbstractRobustExchange,
 )
-from tenacity import AsyncRetrying, retry_if_exception, retry_if_exception_type, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from common.bus.amqp_consumer import Consumer, to_delivery
 from common.bus.port import Delivery, Handler
 from common.bus.topology import QueueSpec, queue_pair, topology, work_exchange
 from common.errors import ConfigError, PublishError, ServiceUnavailable
+from common.urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,7 @@ class RabbitBus:
         publish_timeout: float = 30.0,
         close_timeout: float = 30.0,
         reconnect_interval: float = 1.0,
+        connect_retry_seconds: float = 30.0,
     ) -> None:
         self.delivery_limit = delivery_limit
         self.namespace = namespace
@@ -76,6 +85,7 @@ class RabbitBus:
         self._publish_timeout = publish_timeout
         self._close_timeout = close_timeout
         self._reconnect_interval = reconnect_interval
+        self._connect_retry_seconds = connect_retry_seconds
         self._topology = topology(namespace, delivery_limit)  # validates names and limit
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
@@ -91,20 +101,37 @@ class RabbitBus:
                 raise ServiceUnavailable("the bus is closed")
             if self._connection is not None:
                 return
-            try:
-                connection = await aio_pika.connect_robust(
-                    self._url,
-                    reconnect_interval=self._reconnect_interval,
-                    client_properties={"connection_name": f"{self.namespace} bus"},
-                )
-            except (aiormq.exceptions.AMQPError, OSError) as exc:
-                raise ServiceUnavailable(f"RabbitMQ is unreachable: {exc}") from exc
+            connection = await self._connect()
             try:
                 await self._declare_topology(connection)
             except BaseException:
                 await connection.close()
                 raise
             self._connection = connection
+
+    async def _connect(self) -> AbstractRobustConnection:
+        """The first connection, retried with backoff: at start-up the broker often comes up
+        beside us (docker compose), so a refusal is not yet an outage."""
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(self._connect_retry_seconds),
+                wait=wait_exponential(multiplier=0.25, max=5.0),
+                retry=retry_if_exception_type((aiormq.exceptions.AMQPConnectionError, OSError)),
+                before_sleep=before_sleep_log(log, logging.WARNING),
+                reraise=True,
+            ):
+                with attempt:
+                    return await aio_pika.connect_robust(
+                        self._url,
+                        reconnect_interval=self._reconnect_interval,
+                        client_properties={"connection_name": f"{self.namespace} bus"},
+                    )
+        except (aiormq.exceptions.AMQPError, OSError) as exc:
+            raise ServiceUnavailable(
+                f"RabbitMQ at {redact_url(self._url)} is unreachable after "
+                f"{self._connect_retry_seconds:g}s of retries: {exc}"
+            ) from None
+        raise AssertionError("unreachable: AsyncRetrying either returns or raises")
 
     async def _declare_topology(self, connection: AbstractRobustConnection) -> None:
         # One confirming channel for publishes and declarations: the robust channel replays

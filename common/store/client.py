@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import pymongo
 from pymongo import AsyncMongoClient
@@ -33,25 +32,13 @@ from tenacity import (
 from common.errors import ConfigError, ServiceUnavailable
 from common.store.blobs import BlobStore
 from common.store.indexes import ensure_indexes
+from common.urls import redact_url
 
 log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 
 _AUTH_FAILED = 18  # MongoDB's AuthenticationFailed: retrying cannot help.
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password replaced, safe for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable MongoDB URL>"
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
 
 
 class Store:
