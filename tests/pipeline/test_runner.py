@@ -1,0 +1,154 @@
+"""The stage runner on a real bus and database: dispatch, retries, dead letters, time limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+import pytest
+
+from common.bus import Delivery, MemoryBus
+from common.contracts import ImageJobSubmitted, Message, VideoSubmitted
+from common.heartbeat import WorkerInfo, live_workers
+from common.messaging import publish
+from common.runtime import Runtime
+from common.settings import Settings
+from common.store import Store
+from pipeline.runner import MessageHandler, Stage, start_stages, stop_stages
+
+OID = "65f0c0ffee0123456789abcd"
+
+
+def _image(n: int = 0) -> ImageJobSubmitted:
+    return ImageJobSubmitted(image_id=f"{n:024x}", user_id=OID, original_blob=OID, scale=4)
+
+
+@pytest.fixture
+async def runtime(store: Store) -> AsyncIterator[Runtime]:
+    bus = MemoryBus(delivery_limit=3)
+    await bus.start()
+    settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
+    yield Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40, embedded=True)
+    await bus.close()
+
+
+def _stage(handlers: Mapping[str, MessageHandler], timeout: float = 30.0) -> Stage:
+    return Stage(
+        name="upscale",
+        build_handlers=lambda _: handlers,
+        worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
+        message_timeout=timeout,
+    )
+
+
+async def _wait_for(predicate, seconds: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.02)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def test_dispatches_parsed_messages_and_announces_the_worker(runtime: Runtime) -> None:
+    seen: list[Message] = []
+
+    async def on_image(message: Message, delivery: Delivery) -> None:
+        seen.append(message)
+
+    workers = await start_stages(runtime, [_stage({"image.submitted": on_image})])
+    try:
+        assert [w["stage"] for w in await live_workers(runtime.store)] == ["upscale"]
+        await publish(runtime.bus, _image(1))
+        await publish(runtime.bus, _image(2))
+
+        async def both() -> bool:
+            return len(seen) == 2
+
+        await _wait_for(both)
+        assert {m.key() for m in seen} == {_image(1).key(), _image(2).key()}
+    finally:
+        await stop_stages(workers)
+    assert await live_workers(runtime.store) == []
+
+
+async def test_a_message_without_handler_is_dead_lettered_not_dropped(runtime: Runtime) -> None:
+    workers = await start_stages(runtime, [_stage({})])
+    try:
+        await runtime.bus.publish(
+            "upscale",
+            VideoSubmitted(video_id=OID, user_id=OID, original_blob=OID, scale=2)
+            .model_dump_json()
+            .encode(),
+            message_id="m1",
+        )
+
+        async def dead() -> bool:
+            return len(await runtime.bus.dead_letters("upscale")) == 1
+
+        await _wait_for(dead)
+    finally:
+        await stop_stages(workers)
+
+
+async def test_garbage_is_dead_lettered_at_once(runtime: Runtime) -> None:
+    calls = 0
+
+    async def on_image(message: Message, delivery: Delivery) -> None:
+        nonlocal calls
+        calls += 1
+
+    workers = await start_stages(runtime, [_stage({"image.submitted": on_image})])
+    try:
+        await runtime.bus.publish("upscale", b"\x00 not json", message_id="junk")
+
+        async def dead() -> bool:
+            letters = await runtime.bus.dead_letters("upscale")
+            return [d.attempt for d in letters] == [1]
+
+        await _wait_for(dead)
+        assert calls == 0
+    finally:
+        await stop_stages(workers)
+
+
+async def test_failures_are_retried_then_dead_lettered(runtime: Runtime) -> None:
+    attempts: list[int] = []
+
+    async def flaky(message: Message, delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        raise RuntimeError("GPU fell off the bus")
+
+    workers = await start_stages(runtime, [_stage({"image.submitted": flaky})])
+    try:
+        await publish(runtime.bus, _image())
+
+        async def dead() -> bool:
+            return len(await runtime.bus.dead_letters("upscale")) == 1
+
+        await _wait_for(dead)
+        assert attempts == [1, 2, 3]
+    finally:
+        await stop_stages(workers)
+
+
+async def test_a_hung_handler_is_cut_by_the_message_timeout_and_retried(
+    runtime: Runtime,
+) -> None:
+    attempts: list[int] = []
+
+    async def hangs_once(message: Message, delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        if delivery.attempt == 1:
+            await asyncio.sleep(3600)
+
+    workers = await start_stages(runtime, [_stage({"image.submitted": hangs_once}, 0.2)])
+    try:
+        await publish(runtime.bus, _image())
+
+        async def retried() -> bool:
+            return attempts == [1, 2]
+
+        await _wait_for(retried)
+        assert await runtime.bus.dead_letters("upscale") == []
+    finally:
+        await stop_stages(workers)
