@@ -58,6 +58,7 @@ def main() -> int:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--tile-pad", type=int, default=10)
     parser.add_argument("--compile", action="store_true", help="torch.compile our network")
+    parser.add_argument("--static", action="store_true", help="compile for static shapes")
     parser.add_argument("--models-dir", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,7 +68,8 @@ def main() -> int:
     if find_local(spec.weights_file, models_dir) is None:
         convert_ncnn(spec, models_dir)
     ours = Enhancer(use_gpu=False, precision="auto", tile_size=args.tile, tile_pad=args.tile_pad,
-                    models_dir=models_dir, auto_fetch=False, compile_model=args.compile)
+                    models_dir=models_dir, auto_fetch=False, compile_model=args.compile,
+                    compile_dynamic=not args.static)
     reference = Enhancer(use_gpu=False, precision="fp32", channels_last=False,
                          tile_size=args.tile, tile_pad=args.tile_pad, models_dir=models_dir,
                          auto_fetch=False)
@@ -80,8 +82,7 @@ def main() -> int:
                               tile_size=args.tile, tile_pad=args.tile_pad)
 
     start = time.perf_counter()
-    run(ours, ours.runtime, img[..., :64, :64])  # warm-up (and compilation, if asked)
-    run(ours, ours.runtime, img)
+    run(ours, ours.runtime, img)  # warm-up (and compilation, if asked)
     warmup_s = time.perf_counter() - start
     run(reference, ref_runtime, img[..., :64, :64])
     ref_s, ref_out = timed(lambda: run(reference, ref_runtime, img), args.repeats)
@@ -91,10 +92,11 @@ def main() -> int:
     print(f"input: astronaut crop {args.size}x{args.size}, model {MODEL} ({spec.name}), "
           f"tile {args.tile}/{args.tile_pad}, threads {args.threads}, repeats {args.repeats}")
     print(f"reference (eager fp32 NCHW): {ref_s:.2f} s")
+    flags = (" --compile" if args.compile else "") + (" --static" if args.static else "")
     print(f"ours ({ours.runtime.precision}, channels_last={ours.runtime.channels_last}, "
-          f"compile={args.compile}): {our_s:.2f} s  (warm-up incl. compile {warmup_s:.1f} s)")
+          f"flags='{flags.strip()}'): {our_s:.2f} s  (warm-up incl. compile {warmup_s:.1f} s)")
     print(f"reproduce: .venv/bin/python bench/engine_cpu.py --threads {args.threads} "
-          f"--repeats {args.repeats}" + (" --compile" if args.compile else ""))
+          f"--repeats {args.repeats}{flags}")
     print(f"engine-cpu speedup={speedup:.2f} psnr_db={quality:.2f}")
     return 0
 

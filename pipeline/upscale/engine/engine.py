@@ -68,6 +68,7 @@ class Enhancer:
                  precision: Precision = "auto", tile_size: int = 512, tile_pad: int = 10,
                  models_dir: Path | str = Path("models"), auto_fetch: bool = True,
                  batch_size: int = 4, channels_last: bool = True, compile_model: bool = False,
+                 compile_dynamic: bool = True,
                  alpha_upsampler: str = "model", face_restorer: Any = None,
                  max_input_pixels: int | None = None, max_output_pixels: int | None = None,
                  ) -> None:
@@ -80,6 +81,7 @@ class Enhancer:
         self.auto_fetch = auto_fetch
         self.batch_size = max(1, batch_size)
         self.compile_model = compile_model
+        self.compile_dynamic = compile_dynamic
         self.alpha_upsampler = alpha_upsampler
         self.max_input_pixels = max_input_pixels
         self.max_output_pixels = max_output_pixels
@@ -109,7 +111,8 @@ class Enhancer:
         if self.runtime.channels_last:
             net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if self.compile_model:
-            net = torch.compile(net, dynamic=True)  # type: ignore[assignment]
+            # Dynamic shapes: edge tiles differ in size; static is faster where all inputs match.
+            net = torch.compile(net, dynamic=self.compile_dynamic)  # type: ignore[assignment]
         return net
 
     def load_model(self, model_type: str, state_dict: Mapping[str, Any] | None = None,

@@ -4,17 +4,19 @@ The texts of ``general_x4`` and ``anime`` are the manual's, verbatim; the other 
 the manual's table (name, use, default scale) in the same style. ``supported_scales`` is the
 model's native output scale as the manual shows it; any request scale 1–4 is still accepted
 for every model: it runs at ``native_scale`` and the result is resized.
+
+This module does not import torch, so ``GET /api/models`` can use it in the API process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Literal
 
 from common.errors import InvalidInput
-from pipeline.upscale.engine.archs import RRDBNet, SRVGGNetCompact
+
+if TYPE_CHECKING:
+    from torch import nn
 
 ArchKind = Literal["rrdbnet", "srvggnet"]
 
@@ -38,6 +40,9 @@ class ModelSpec:
 
     def build(self) -> nn.Module:
         """An untrained network of this model's exact shape (load weights into it)."""
+        # Imported here so the API process can list models without importing torch.
+        from pipeline.upscale.engine.archs import RRDBNet, SRVGGNetCompact
+
         if self.arch == "rrdbnet":
             return RRDBNet(**self.arch_params)
         return SRVGGNetCompact(**self.arch_params)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +178,11 @@ def test_face_enhance_uses_the_injected_restorer(models_dir: Path) -> None:
     assert before.shape == after.shape == (160, 160, 3)
     changed = np.abs(before.astype(int) - after.astype(int)).sum(axis=2) > 0
     assert 0.02 < changed.mean() < 0.9  # a face region was replaced, not the whole image
+
+
+def test_registry_does_not_import_torch() -> None:
+    """The API process lists models (GET /api/models) without paying for a torch import."""
+    code = ("import sys, pipeline.upscale.engine.registry as r; r.public_listing(); "
+            "sys.exit('torch' in sys.modules)")
+    root = Path(__file__).resolve().parents[4]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
