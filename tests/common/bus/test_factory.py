@@ -21,7 +21,7 @@ def test_create_bus_picks_the_adapter_from_amqp_url() -> None:
 
 
 async def test_unreachable_broker_is_service_unavailable() -> None:
-    bus = RabbitBus(DEAD_URL, namespace="test")
+    bus = RabbitBus(DEAD_URL, namespace="test", connect_retry_seconds=1, publish_timeout=1)
     with pytest.raises(ServiceUnavailable):
         await bus.start()
     with pytest.raises(PublishError):
