@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     # GPU and Real-ESRGAN
     use_gpu: bool = True
     default_scale: int = Field(4, ge=1, le=4)
-    tile_size: int = Field(512, ge=0)
+    # 0 disables tiling; "auto" (stored as -1) sizes tiles from free GPU/host memory.
+    tile_size: int = Field(512, ge=-1)
     tile_pad: int = Field(10, ge=0)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
 
@@ -100,6 +101,13 @@ class Settings(BaseSettings):
         # The manual writes TRUE/FALSE; pydantic already accepts those, but an inline
         # comment stripped badly by a hand-edited file should still fail loudly.
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("tile_size", mode="before")
+    @classmethod
+    def _auto_tile(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return -1
+        return value
 
     def resolved_mongo_url(self) -> str:
         if self.mongo_url:

@@ -83,7 +83,7 @@ def test_credentials_are_escaped_into_the_url(clean_env: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("API_PORT", "eighty"), ("USE_GPU", "maybe"), ("DEFAULT_SCALE", "9"), ("TILE_SIZE", "-1")],
+    [("API_PORT", "eighty"), ("USE_GPU", "maybe"), ("DEFAULT_SCALE", "9"), ("TILE_SIZE", "-5")],
 )
 def test_invalid_setting_is_one_line_naming_the_variable(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
@@ -121,3 +121,10 @@ def test_a_strong_secret_is_used_as_given(clean_env: Path) -> None:
     s = Settings(jwt_secret_key=key)
     assert s.jwt_secret(embedded=False) == key
     assert s.jwt_secret(embedded=True) == key
+
+
+def test_tile_size_auto(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TILE_SIZE", "auto")
+    assert Settings().tile_size == -1
+    monkeypatch.setenv("TILE_SIZE", "0")
+    assert Settings().tile_size == 0
