@@ -19,12 +19,16 @@ def build_handlers(runtime: Runtime) -> Mapping[str, MessageHandler]:
 
 
 def worker_info(runtime: Runtime) -> WorkerInfo:
+    # The engine's own device choice, so health reports what the models will really use.
+    from pipeline.upscale.engine.device import select_runtime  # imports torch: this stage only
+
     if not runtime.settings.use_gpu:
         return WorkerInfo(stage="upscale", device="cpu", device_name="USE_GPU=FALSE")
-    import torch  # only the upscale stage pays for importing torch
+    chosen = select_runtime(use_gpu=True, precision=runtime.settings.precision)
+    if chosen.is_cuda:
+        import torch
 
-    if torch.cuda.is_available():
-        return WorkerInfo(stage="upscale", device="cuda", device_name=torch.cuda.get_device_name(0))
+        return WorkerInfo("upscale", "cuda", torch.cuda.get_device_name(chosen.device))
     return WorkerInfo(stage="upscale", device="cpu", device_name="CUDA not available")
 
 
