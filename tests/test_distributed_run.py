@@ -1,0 +1,132 @@
+"""Distributed mode: the API and each stage as separate processes on RabbitMQ and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common.bus import RabbitBus
+from common.contracts import VideoSubmitted
+from common.messaging import publish
+from tests.common.bus.support import AMQP_URL, delete_namespace, rabbitmq_reachable
+from tests.services import unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ("ingress", "pipeline.decode", "pipeline.upscale", "pipeline.encode")
+OID = "65f0c0ffee0123456789abcd"
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    if not asyncio.run(rabbitmq_reachable()):
+        unavailable("RabbitMQ")
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    asyncio.run(delete_namespace(name))
+
+
+def _dead_letters(namespace: str) -> list[str]:
+    async def peek() -> list[str]:
+        bus = RabbitBus(AMQP_URL, namespace=namespace, delivery_limit=2)
+        await bus.start()
+        try:
+            return [d.message_id for d in await bus.dead_letters("decode")]
+        finally:
+            await bus.close()
+
+    return asyncio.run(peek())
+
+
+def test_api_and_stages_run_as_separate_processes(
+    mongo_url: str, namespace: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = dict(
+        os.environ,
+        MONGO_URL=mongo_url,
+        MONGO_DB=f"dist_{uuid.uuid4().hex[:8]}",
+        AMQP_URL=AMQP_URL,
+        BUS_NAMESPACE=namespace,
+        BUS_DELIVERY_LIMIT="2",
+        JWT_SECRET_KEY="k" * 40,
+        API_HOST="127.0.0.1",
+        API_PORT=str(port),
+        DATA_DIR=str(tmp_path),
+        USE_GPU="FALSE",
+    )
+    logs = {m: (tmp_path / f"{m}.log").open("wb") for m in MODULES}
+    procs = {
+        m: subprocess.Popen(
+            [sys.executable, "-m", m], cwd=ROOT, env=env, stdout=logs[m], stderr=subprocess.STDOUT
+        )
+        for m in MODULES
+    }
+    try:
+        info: dict[str, object] = {}
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                info = httpx.get(f"http://127.0.0.1:{port}/api/info", timeout=2).json()
+                stages = {w["stage"] for w in info["workers"]}  # type: ignore[attr-defined]
+                if health.status_code == 200 and stages == {"decode", "upscale", "encode"}:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            output = {m: (tmp_path / f"{m}.log").read_text()[-2000:] for m in MODULES}
+            pytest.fail(f"the deployment did not come up: {info} {output}")
+        body = health.json()
+        assert body["services"]["broker"] == "ok (rabbitmq)"
+        assert body["services"]["gpu"] == "disabled (USE_GPU=FALSE)"
+        assert info["mode"] == "distributed"
+
+        # A message published by anyone reaches the decode process; it has no video handler
+        # yet, so it must end in the dead-letter queue rather than vanish.
+        async def submit() -> None:
+            bus = RabbitBus(AMQP_URL, namespace=namespace, delivery_limit=2)
+            await bus.start()
+            try:
+                await publish(
+                    bus, VideoSubmitted(video_id=OID, user_id=OID, original_blob=OID, scale=2)
+                )
+            finally:
+                await bus.close()
+
+        asyncio.run(submit())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _dead_letters(namespace):
+            time.sleep(0.5)
+        assert _dead_letters(namespace) == [f"video:{OID}"]
+
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for module, proc in procs.items():
+            assert proc.wait(timeout=60) == 0, (tmp_path / f"{module}.log").read_text()[-2000:]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        for sink in logs.values():
+            sink.close()
