@@ -19,11 +19,13 @@ ENTRY_POINTS = [
 ]
 
 
+def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("command", ENTRY_POINTS, ids=lambda c: " ".join(c[1:]))
 def test_entry_point_answers_help(command: list[str]) -> None:
-    done = subprocess.run(
-        [*command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = _run([*command, "--help"])
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
 
@@ -34,27 +36,13 @@ def test_distributed_process_refuses_the_placeholder_secret(tmp_path: Path) -> N
         "JWT_SECRET_KEY": "your-super-secret-jwt-key-change-in-production",
         "MONGO_URL": "mongodb://127.0.0.1:1/",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.encode"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run([sys.executable, "-m", "pipeline.encode"], env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: JWT_SECRET_KEY")
 
 
 def test_invalid_setting_stops_with_one_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ingress"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "API_PORT": "eighty"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run([sys.executable, "-m", "ingress"], {"PATH": "/usr/bin:/bin", "API_PORT": "eighty"})
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "API_PORT" in done.stderr
@@ -71,14 +59,7 @@ def test_unreachable_service_at_start_up_is_retried_then_reported(
         "MONGO_URL": "mongodb://127.0.0.1:1/" if service == "MongoDB" else mongo_url,
         "AMQP_URL": "amqp://guest:secret@127.0.0.1:1/",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.decode"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run([sys.executable, "-m", "pipeline.decode"], env)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {service} at ")
