@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _quick_start_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Quick start", 1)[1]
+    assert readme.split("\n## ", 1)[1].startswith("Quick start"), "the README starts with it"
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, "the quick start holds one fenced code block"
     block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block, "the quick start holds one fenced code block"
+    assert block
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
