@@ -53,16 +53,9 @@ class StageWorker:
         if handler is None:
             raise PermanentFailure(f"stage {self.stage.name!r} has no handler for {message.type}")
         started = time.perf_counter()
-        try:
-            await asyncio.wait_for(handler(message, delivery), self.stage.message_timeout)
-        except PermanentFailure:
-            log.error("%s %s dead-lettered", self.stage.name, delivery.message_id)
-            raise
-        except Exception:
-            log.exception(
-                "%s %s failed (attempt %d)", self.stage.name, delivery.message_id, delivery.attempt
-            )
-            raise
+        # Failures propagate unlogged here: both bus adapters log every failed or rejected
+        # delivery (with its traceback) when they decide to retry or dead-letter it.
+        await asyncio.wait_for(handler(message, delivery), self.stage.message_timeout)
         log.info(
             "%s %s done in %.0f ms",
             self.stage.name,
