@@ -31,6 +31,9 @@ MIN_SECRET_LENGTH = 32
 _SECRET_FILE = "jwt_secret"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
 
 
 class Settings(BaseSettings):
@@ -59,6 +62,11 @@ class Settings(BaseSettings):
     jwt_secret_key: str = ""
     jwt_access_token_expire_minutes: int = Field(30, ge=1)
     jwt_refresh_token_expire_days: int = Field(7, ge=1)
+    jwt_issuer: str = "image-enhancer"
+    jwt_audience: str = "image-enhancer-api"
+    # Failed logins per email and per client IP within the window before answering 429.
+    login_max_failures: int = Field(5, ge=1)
+    login_window_seconds: int = Field(300, ge=1)
 
     # GPU and Real-ESRGAN
     use_gpu: bool = True
@@ -92,6 +100,21 @@ class Settings(BaseSettings):
     max_input_pixels: int = Field(4096 * 4096, ge=1)
     max_output_pixels: int = Field(8192 * 8192, ge=1)
     image_wait_seconds: float = Field(120.0, ge=0)
+
+    # Video: caps enforced at probe time (ingress), before anything is stored.
+    max_video_seconds: float = Field(600.0, gt=0)
+    max_video_frames: int = Field(36_000, ge=1)
+    max_video_pixels: int = Field(3840 * 2160, ge=1)
+    # Wall-clock and address-space limits for probing and decoding hostile files.
+    video_probe_timeout_seconds: float = Field(30.0, gt=0)
+    video_decode_memory_mb: int = Field(4096, ge=256)
+    # Target chunk length; chunks are cut at the first keyframe at or after it.
+    video_chunk_seconds: float = Field(2.0, gt=0)
+    # Frames per engine call in the upscale stage.
+    video_batch_frames: int = Field(4, ge=1)
+    # libx264 settings of the encode stage.
+    video_crf: int = Field(18, ge=0, le=51)
+    video_preset: X264Preset = "medium"
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
