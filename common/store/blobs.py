@@ -74,6 +74,10 @@ class BlobStore:
         await self._chunks.create_indexes(
             [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)]
         )
+        # ``delete_where(video_id=...)`` (job cancellation and clean-up) finds blobs by owner.
+        await self._files.create_indexes(
+            [IndexModel([("metadata.video_id", ASCENDING)], name="metadata_video_id")]
+        )
 
     async def put(
         self,
@@ -142,6 +146,26 @@ class BlobStore:
             # The files document goes first so readers stop seeing the blob before its chunks go.
             await self._files.delete_many({"_id": {"$in": oids}})
             await self._chunks.delete_many({"files_id": {"$in": oids}})
+
+    async def delete_where(self, **metadata: Any) -> int:
+        """Remove every blob whose metadata matches all of ``metadata``; return how many.
+
+        A value that is a list/tuple/set matches any of its members, so
+        ``delete_where(video_id=vid, kind=["chunk", "upscaled"])`` removes a job's temporary
+        blobs and ``delete_where(video_id=vid)`` everything of it. At least one key is
+        required: an empty filter would empty the bucket.
+        """
+        if not metadata:
+            raise ValueError("delete_where needs at least one metadata field")
+        query: dict[str, Any] = {}
+        for key, value in metadata.items():
+            many = isinstance(value, list | tuple | set | frozenset)
+            query[f"metadata.{key}"] = {"$in": list(value)} if many else value
+        ids = [doc["_id"] async for doc in self._files.find(query, {"_id": 1})]
+        if ids:
+            await self._files.delete_many({"_id": {"$in": ids}})
+            await self._chunks.delete_many({"files_id": {"$in": ids}})
+        return len(ids)
 
     async def _open(self, blob_id: str) -> AsyncGridOut:
         oid = parse_object_id(blob_id)
