@@ -48,6 +48,14 @@ class AuthError(EnhancerError):
     """Authentication failed (maps to 401)."""
 
 
+class RateLimited(EnhancerError):
+    """Too many attempts in a window (maps to 429 with ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ProcessingError(EnhancerError):
     """Running a model or codec failed; the message is shown to the user."""
 

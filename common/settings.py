@@ -64,8 +64,10 @@ class Settings(BaseSettings):
     jwt_refresh_token_expire_days: int = Field(7, ge=1)
     jwt_issuer: str = "image-enhancer"
     jwt_audience: str = "image-enhancer-api"
-    # Failed logins per email and per client IP within the window before answering 429.
+    # Failed logins per email within the window before answering 429.
     login_max_failures: int = Field(5, ge=1)
+    # Per client IP the allowance is larger: many users may share one address (NAT, office).
+    login_max_failures_per_ip: int = Field(20, ge=1)
     login_window_seconds: int = Field(300, ge=1)
 
     # GPU and Real-ESRGAN

@@ -23,6 +23,7 @@ _STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
     (errors.AuthError, 401),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.RateLimited, 429),
     (errors.ServiceUnavailable, 503),
     (errors.ConfigError, 500),
     (errors.ProcessingError, 500),
@@ -53,7 +54,10 @@ async def _on_enhancer_error(_: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.warning("request failed: %s", exc)
-    return error_response(status, str(exc))
+    headers = None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(status, str(exc), headers)
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:

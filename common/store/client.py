@@ -140,6 +140,14 @@ class Store:
         return self.db["refresh_tokens"]
 
     @property
+    def revoked_tokens(self) -> AsyncCollection[Doc]:
+        return self.db["revoked_tokens"]
+
+    @property
+    def login_failures(self) -> AsyncCollection[Doc]:
+        return self.db["login_failures"]
+
+    @property
     def images(self) -> AsyncCollection[Doc]:
         return self.db["images"]
 

@@ -28,6 +28,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         # both servers, so code must still check ``expires_at`` itself).
         IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
     ],
+    # Revoked access tokens and sessions (``_id`` is "jti:<id>" or "sid:<id>"), kept only until
+    # the longest-lived token they could match has expired anyway.
+    "revoked_tokens": [
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
+    # One document per failed login, keyed "email:<email>" / "ip:<address>"; counted in a
+    # sliding window by every ingress replica, so throttling holds across processes.
+    "login_failures": [
+        IndexModel([("key", ASCENDING), ("at", ASCENDING)], name="key_at"),
+        IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
+    ],
     "images": [
         IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
         IndexModel([("user_id", ASCENDING), ("status", ASCENDING)], name="user_status"),

@@ -1,0 +1,1 @@
+"""Users and authentication: argon2id passwords, HS256 access tokens, rotated refresh tokens."""

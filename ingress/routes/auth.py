@@ -1,0 +1,100 @@
+"""The manual's "Autenticación" endpoints: register, login, refresh, logout, me."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from common.errors import AuthError
+from common.store.indexes import email_key
+from ingress.auth import users
+from ingress.auth.current import CurrentUser, LoginThrottleDep, SessionsDep
+from ingress.auth.tokens import INVALID_TOKEN
+from ingress.deps import StoreDep
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=False)
+    username: Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
+    email: EmailStr
+    password: Password
+
+
+class LoginRequest(BaseModel):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterRequest, store: StoreDep) -> dict[str, Any]:
+    doc = await users.register(store, body.username, str(body.email), body.password)
+    log.info("registered user %s", doc["_id"])
+    return {"message": "Usuario registrado exitosamente", "user": users.public_user(doc)}
+
+
+@router.post("/login")
+async def login(
+    body: LoginRequest,
+    request: Request,
+    store: StoreDep,
+    sessions: SessionsDep,
+    throttle: LoginThrottleDep,
+) -> dict[str, Any]:
+    email = email_key(body.email)
+    ip = request.client.host if request.client else None
+    await throttle.check(email, ip)
+    try:
+        user = await users.authenticate(store, body.email, body.password)
+    except AuthError:
+        await throttle.record_failure(email, ip)
+        raise
+    await throttle.record_success(email)
+    tokens = await sessions.start(str(user["_id"]))
+    return {"message": "Login exitoso", "tokens": tokens.as_response()}
+
+
+@router.post("/refresh")
+async def refresh(body: RefreshRequest, store: StoreDep, sessions: SessionsDep) -> dict[str, Any]:
+    user_id, tokens = await sessions.rotate(body.refresh_token)
+    if await users.active_user(store, user_id) is None:
+        # Deactivated since login: the new pair must not outlive the account.
+        family = await sessions.family_of(tokens.refresh_token, user_id)
+        if family is not None:
+            await sessions.revoke(family)
+        raise AuthError(INVALID_TOKEN)
+    return {"message": "Tokens renovados exitosamente", "tokens": tokens.as_response()}
+
+
+@router.post("/logout")
+async def logout(body: RefreshRequest, user: CurrentUser, sessions: SessionsDep) -> dict[str, str]:
+    family = await sessions.family_of(body.refresh_token, str(user.id))
+    await sessions.revoke_access(user.claims)
+    if family is None:
+        raise AuthError(INVALID_TOKEN)
+    await sessions.revoke(family)
+    return {"message": "Sesión cerrada exitosamente"}
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    return {
+        "user": {
+            "id": str(user.id),
+            "username": user.username,
+            "email": user.email,
+            "is_active": user.is_active,
+            "created_at": users.manual_timestamp(user.created_at),
+        }
+    }
