@@ -1,24 +1,44 @@
-# One image for every service. TORCH_INDEX_URL picks the torch build: the CPU wheels for the
-# API, decode and encode; a CUDA 12 index for the upscale workers (see docker-compose.yml).
+# One Dockerfile, two images (docker-compose.yml builds both):
+#   image-enhancer:cpu   TORCH_INDEX_URL=.../whl/cpu    decode, encode; api and upscale on CPU hosts
+#   image-enhancer:cuda  TORCH_INDEX_URL=.../whl/cu126  api and upscale on GPU hosts
+# cu126 is the CUDA 12.x build of the pinned torch (constraints.txt): it bundles its CUDA
+# runtime, so the host needs only the NVIDIA driver (525.60.13+, CUDA 12 minor-version
+# compatibility) and the NVIDIA Container Toolkit; torch's CUDA 13 builds need driver 580+.
 FROM python:3.11-slim
 
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MODELS_DIR=/models \
+    DATA_DIR=/data \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
+# The services run as this user; /models and /data are volumes it owns (a new named volume
+# takes the ownership of the directory it is mounted on).
 RUN useradd --create-home --uid 1000 enhancer \
- && mkdir -p /models /data && chown enhancer /models /data
+ && mkdir -p /models /data \
+ && chown enhancer:enhancer /models /data
 WORKDIR /app
 
-# torch first, from the chosen index, so the project install below cannot replace it.
+# torch first, from the chosen index, at the version constraints.txt pins, so the project
+# install below keeps it (a plain PyPI install would pull a CUDA 13 build).
 COPY constraints.txt ./
-RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
+RUN pip install --index-url "${TORCH_INDEX_URL}" -c constraints.txt torch
 
-COPY pyproject.toml README.md ./
+# The dependencies of pyproject.toml in their own layer (empty package folders stand in for
+# the code), so a code change rebuilds in seconds.
+COPY pyproject.toml ./
+RUN mkdir common ingress pipeline \
+ && pip install -c constraints.txt . \
+ && pip uninstall -y image-enhancer \
+ && rm -rf common ingress pipeline build *.egg-info
+
 COPY common ./common
 COPY ingress ./ingress
 COPY pipeline ./pipeline
 COPY main.py ./
-RUN pip install -c constraints.txt .
+RUN pip install --no-deps -c constraints.txt . && rm -rf build *.egg-info
 
 USER enhancer
 EXPOSE 8888
