@@ -20,6 +20,13 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    quiet_driver_payloads()
+
+
+def quiet_driver_payloads() -> None:
+    """Keep the MongoDB driver's DEBUG log off even when LOG_LEVEL=DEBUG: it prints every
+    command and reply verbatim, password hashes and refresh-token hashes included."""
+    logging.getLogger("pymongo").setLevel(logging.INFO)
 
 
 def shutdown_event() -> asyncio.Event:

@@ -84,12 +84,27 @@ def embedded_service(tmp_path: Path, **env_overrides: str) -> Iterator[Service]:
 
 def manual_code_blocks(language: str, heading: str) -> list[str]:
     """The fenced ``language`` blocks under the manual's ``heading`` (up to the next heading
-    of the same or a higher level)."""
-    text = MANUAL.read_text()
-    level = heading.split(" ", 1)[0]
-    start = text.index(heading + "\n")
-    rest = text[start + len(heading) + 1 :]
-    ends = [i for i in (rest.find(f"\n{'#' * n} ") for n in range(1, len(level) + 1)) if i >= 0]
-    section = rest[: min(ends)] if ends else rest
-    blocks = section.split(f"```{language}\n")[1:]
-    return [block.split("```", 1)[0] for block in blocks]
+    of the same or a higher level; ``#`` lines inside code blocks are not headings)."""
+    level = len(heading.split(" ", 1)[0])
+    blocks: list[str] = []
+    inside, current, fence = False, None, False
+    for line in MANUAL.read_text().splitlines(keepends=True):
+        if line.startswith("```"):
+            if fence and current is not None:
+                blocks.append(current)
+                current = None
+            elif inside and line.strip() == f"```{language}":
+                current = ""
+            fence = not fence
+            continue
+        if fence:
+            if current is not None:
+                current += line
+            continue
+        if line.startswith("#"):
+            marks = len(line) - len(line.lstrip("#"))
+            if line.rstrip("\n") == heading:
+                inside = True
+            elif inside and marks <= level:
+                break
+    return blocks

@@ -15,7 +15,7 @@ from common.settings import Settings
 from common.store import Store
 from ingress.app import create_app
 
-SECRET = "test-secret-" + "k" * 40
+SECRET = "test-secret-" + "k" * 64  # long enough for HS512 in the forgery tests
 
 
 def make_settings(**overrides: object) -> Settings:
