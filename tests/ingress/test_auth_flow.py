@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -193,3 +194,14 @@ async def test_no_body_or_log_line_carries_a_password_or_token_hash(
         assert secret not in logged
         assert all(secret not in body for body in bodies)
     assert user_doc["password_hash"].startswith("$argon2id$")
+
+
+async def test_an_expired_refresh_token_is_refused(
+    client: httpx.AsyncClient, store: Store, user: SignedUp
+) -> None:
+    # The TTL monitor removes expired rows about once a minute; until then the code checks.
+    await store.refresh_tokens.update_many(
+        {}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    response = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert (response.status_code, response.json()) == (401, INVALID)
