@@ -1,0 +1,175 @@
+"""The manual's "Procesamiento de Videos" endpoints, plus downloads for real-size files.
+
+Processing is asynchronous: ``POST /api/videos/enhance`` probes and stores the upload,
+publishes it to the decode stage and answers 202 at once; clients poll ``GET
+/api/videos/{id}``. Every object route answers the same 404 for a missing, malformed or
+someone else's id (``load_owned``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi import status as http_status
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from common.errors import Conflict, NotFound
+from common.runtime import Runtime
+from common.store.ids import utcnow
+from ingress.auth.current import CurrentUser
+from ingress.deps import RuntimeDep
+from ingress.ownership import load_owned
+from ingress.videos.documents import detail_view, submitted_view, summary_view
+from ingress.videos.jobs import NOT_FOUND, blob_base64, delete_video, submit_video
+from ingress.videos.upload import staged_video
+
+router = APIRouter(prefix="/api/videos", tags=["videos"])
+
+SUBMITTED = "Video recibido, procesamiento iniciado. Consulte el estado con GET /api/videos/{id}"
+DELETED = "Video eliminado exitosamente"
+ENHANCED_TYPE = "video/x-matroska"
+
+_OPTION_FIELDS: dict[str, Any] = {
+    "filename": {"type": "string", "description": "Nombre original del archivo con extensión"},
+    "model_type": {"type": "string", "default": "general_x4"},
+    "scale": {"type": "integer", "minimum": 1, "maximum": 4},
+    "face_enhance": {"type": "boolean", "default": False},
+}
+_ENHANCE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["video_base64", "filename"],
+                    "properties": {"video_base64": {"type": "string"}, **_OPTION_FIELDS},
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **_OPTION_FIELDS,
+                    },
+                }
+            },
+        },
+    }
+}
+
+StatusFilter = Literal["pending", "in_progress", "completed", "error"]
+
+
+@router.post("/enhance", status_code=http_status.HTTP_202_ACCEPTED, openapi_extra=_ENHANCE_BODY)
+async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
+    async with staged_video(request) as staged:
+        doc = await submit_video(runtime, user, staged)
+    return JSONResponse(
+        {"message": SUBMITTED, "video": submitted_view(doc)},
+        status_code=http_status.HTTP_202_ACCEPTED,
+    )
+
+
+@router.get("")
+async def list_videos(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 10,
+    status: StatusFilter | None = None,
+) -> dict[str, Any]:
+    query: dict[str, Any] = {"user_id": user.id}
+    if status is not None:
+        query["status"] = status
+    videos = runtime.store.videos
+    total, docs = await asyncio.gather(
+        videos.count_documents(query),
+        videos.find(query, {"done": 0})
+        .sort([("created_at", -1), ("_id", -1)])
+        .skip((page - 1) * per_page)
+        .limit(per_page)
+        .to_list(),
+    )
+    now = utcnow()
+    return {
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "videos": [summary_view(doc, now) for doc in docs],
+    }
+
+
+@router.get("/{video_id}")
+async def get_video(
+    video_id: str, user: CurrentUser, runtime: RuntimeDep, include_base64: bool = True
+) -> dict[str, Any]:
+    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, {"done": 0})
+    payloads: tuple[str | None, str | None] | None = None
+    if include_base64:
+        # The manual shows both null until the job has completed.
+        payloads = (None, None)
+        if doc["status"] == "completed":
+            original, enhanced = await asyncio.gather(
+                blob_base64(runtime, doc.get("original_blob")),
+                blob_base64(runtime, doc.get("enhanced_blob")),
+            )
+            payloads = (original, enhanced)
+    return {"video": detail_view(doc, utcnow(), payloads)}
+
+
+@router.delete("/{video_id}")
+async def delete(video_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
+    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, {"_id": 1})
+    await delete_video(runtime, user, doc["_id"])
+    return {"message": DELETED}
+
+
+@router.get("/{video_id}/original")
+async def download_original(
+    video_id: str, user: CurrentUser, runtime: RuntimeDep
+) -> StreamingResponse:
+    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
+    return await _stream(runtime, doc["original_blob"], doc["original_filename"], None)
+
+
+@router.get("/{video_id}/enhanced")
+async def download_enhanced(
+    video_id: str, user: CurrentUser, runtime: RuntimeDep
+) -> StreamingResponse:
+    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
+    if doc["status"] != "completed" or not doc.get("enhanced_blob"):
+        raise Conflict(f"El video mejorado aún no está disponible (estado: {doc['status']})")
+    name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.mkv"
+    return await _stream(runtime, doc["enhanced_blob"], name, ENHANCED_TYPE)
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def _stream(
+    runtime: Runtime, blob_id: str, filename: str, content_type: str | None
+) -> StreamingResponse:
+    # Opening is what raises NotFound, so a vanished blob is a 404 before streaming starts.
+    try:
+        blob = await runtime.store.blobs.open_stream(blob_id)
+    except NotFound:
+        raise NotFound(NOT_FOUND) from None
+    headers = {
+        "Content-Disposition": content_disposition(filename),
+        "Content-Length": str(blob.info.length),
+    }
+    return StreamingResponse(
+        blob.__aiter__(),
+        media_type=content_type or blob.info.content_type,
+        headers=headers,
+    )

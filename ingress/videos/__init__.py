@@ -1,0 +1,1 @@
+"""Video submission pieces behind ``ingress.routes.videos``."""

@@ -1,0 +1,122 @@
+"""What the video routes do to the database, GridFS and the bus, apart from HTTP.
+
+Submission order: probe (in a worker thread: it may take seconds and runs the container
+parser on hostile input) → store the original → insert the document → publish. Nothing is
+stored for a file the probe refuses; a failure between storing and inserting removes the
+blob again, so no orphan is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import mimetypes
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+
+from common.contracts import VideoSubmitted
+from common.errors import NotFound
+from common.media.probe import VideoLimits, probe_video
+from common.runtime import Runtime
+from ingress.auth.current import AuthUser
+from ingress.submission import submit_job
+from ingress.videos.documents import new_video_document
+from ingress.videos.upload import StagedVideo
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Video no encontrado"
+_READ_CHUNK = 1024 * 1024
+
+
+def content_type_for(filename: str) -> str:
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return guessed or "application/octet-stream"
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as src:
+        while piece := await asyncio.to_thread(src.read, _READ_CHUNK):
+            yield piece
+
+
+async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) -> dict[str, Any]:
+    """Probe, store and publish ``staged``; the new document (status ``pending``)."""
+    limits = VideoLimits.from_settings(runtime.settings, scale=staged.scale)
+    probe = await asyncio.to_thread(probe_video, staged.path, limits)
+    store = runtime.store
+    video_id = ObjectId()
+    blob_id = await store.blobs.put(
+        _file_chunks(staged.path),
+        filename=staged.filename,
+        content_type=content_type_for(staged.filename),
+        metadata={"video_id": str(video_id), "kind": "original"},
+    )
+    doc = new_video_document(
+        video_id,
+        user.id,
+        staged.filename,
+        blob_id,
+        probe,
+        model_type=staged.model_type,
+        scale=staged.scale,
+        face_enhance=staged.face_enhance,
+    )
+
+    def message(job_id: ObjectId) -> VideoSubmitted:
+        return VideoSubmitted(
+            video_id=str(job_id),
+            user_id=str(user.id),
+            original_blob=blob_id,
+            model_type=staged.model_type,  # type: ignore[arg-type]  # checked by the registry
+            scale=staged.scale,
+            face_enhance=staged.face_enhance,
+        )
+
+    try:
+        await submit_job(store.videos, runtime.bus, doc, message, failed_status="error")
+    except BaseException:
+        # The document exists (status "error") when only the publish failed; it keeps its
+        # original so the user sees what failed. Otherwise nothing refers to the blob.
+        if await store.videos.find_one({"_id": video_id}, {"_id": 1}) is None:
+            await store.blobs.delete(blob_id)
+        raise
+    log.info(
+        "video %s accepted: %d frames %dx%d at %s, model %s x%d",
+        video_id,
+        probe.frame_count,
+        probe.width,
+        probe.height,
+        probe.frame_rate,
+        staged.model_type,
+        staged.scale,
+    )
+    return doc
+
+
+async def delete_video(runtime: Runtime, user: AuthUser, video_id: ObjectId) -> None:
+    """Remove the document first (which cancels the job: every stage drops messages of a
+    missing video), then every blob and chunk record of it."""
+    store = runtime.store
+    result = await store.videos.delete_one({"_id": video_id, "user_id": user.id})
+    if result.deleted_count != 1:
+        raise NotFound(NOT_FOUND)
+    removed = await store.blobs.delete_where(video_id=str(video_id))
+    # The stages' chunk records may key the video by ObjectId or by its text form.
+    await store.chunks.delete_many({"video_id": {"$in": [video_id, str(video_id)]}})
+    log.info("video %s deleted with %d blobs", video_id, removed)
+
+
+async def blob_base64(runtime: Runtime, blob_id: str | None) -> str | None:
+    if not blob_id:
+        return None
+    try:
+        raw = await runtime.store.blobs.get(blob_id)
+    except NotFound:
+        log.warning("blob %s of a video is missing", blob_id)
+        return None
+    return await asyncio.to_thread(lambda: base64.b64encode(raw).decode("ascii"))
