@@ -23,6 +23,9 @@ from common.runtime import Runtime
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Message, Delivery], Awaitable[None]]
+# Called with (runtime, message, reason) when a message is about to be dead-lettered, so the
+# stage can fail the job it belongs to (nobody else will ever see that message again).
+GiveUpHook = Callable[[Runtime, Message, str], Awaitable[None]]
 
 # RabbitMQ closes a channel whose message stays unacked for 30 minutes (consumer_timeout);
 # bounding each message well below that turns a hang into an ordinary retry.
@@ -36,6 +39,7 @@ class Stage:
     worker_info: Callable[[Runtime], WorkerInfo]
     concurrency: int = 1
     message_timeout: float = DEFAULT_MESSAGE_TIMEOUT
+    on_give_up: GiveUpHook | None = None
 
 
 class StageWorker:
@@ -55,13 +59,32 @@ class StageWorker:
         started = time.perf_counter()
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
-        await asyncio.wait_for(handler(message, delivery), self.stage.message_timeout)
+        try:
+            await asyncio.wait_for(handler(message, delivery), self.stage.message_timeout)
+        except PermanentFailure as exc:
+            await self._give_up(message, str(exc))
+            raise
+        except Exception as exc:
+            if delivery.attempt >= self.runtime.bus.delivery_limit:
+                reason = str(exc) or type(exc).__name__
+                await self._give_up(
+                    message, f"{reason} (falló {delivery.attempt} veces; mensaje descartado)"
+                )
+            raise
         log.info(
             "%s %s done in %.0f ms",
             self.stage.name,
             delivery.message_id,
             (time.perf_counter() - started) * 1000,
         )
+
+    async def _give_up(self, message: Message, reason: str) -> None:
+        if self.stage.on_give_up is None:
+            return
+        try:
+            await self.stage.on_give_up(self.runtime, message, reason)
+        except Exception:  # the message is dead-lettered either way; say why the job isn't
+            log.exception("%s: on_give_up failed for %s", self.stage.name, message.key())
 
     async def start(self) -> None:
         await self.heartbeat.start()

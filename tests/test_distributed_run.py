@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from common.bus import RabbitBus
-from common.contracts import VideoSubmitted
-from common.messaging import publish
+from common.contracts import ChunkReady, encode
 from tests.common.bus.support import AMQP_URL, delete_namespace, rabbitmq_reachable
 from tests.services import unavailable
 
@@ -101,15 +100,15 @@ def test_api_and_stages_run_as_separate_processes(
         assert body["services"]["gpu"] == "disabled (USE_GPU=FALSE)"
         assert info["mode"] == "distributed"
 
-        # A message published by anyone reaches the decode process; it has no video handler
-        # yet, so it must end in the dead-letter queue rather than vanish.
+        # A message published by anyone reaches the decode process; decode has no handler for
+        # this type, so it must end in the dead-letter queue rather than vanish.
         async def submit() -> None:
             bus = RabbitBus(AMQP_URL, namespace=namespace, delivery_limit=2)
             await bus.start()
             try:
-                await publish(
-                    bus, VideoSubmitted(video_id=OID, user_id=OID, original_blob=OID, scale=2)
-                )
+                stray = ChunkReady(video_id=OID, chunk_index=0, chunk_count=1, chunk_blob=OID,
+                                   frame_count=1, scale=2)
+                await bus.publish("decode", encode(stray), message_id=f"video:{OID}")
             finally:
                 await bus.close()
 

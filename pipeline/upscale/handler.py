@@ -1,8 +1,8 @@
 """The upscale stage: runs the engine on images and video chunks (one process per GPU).
 
-The image and chunk handlers arrive with their issues; until then their messages are
-dead-lettered with a clear reason instead of being dropped. The stage already reports which
-device it would use, so ``/api/health`` can show the GPU.
+Video chunks (``chunk.ready``) are handled in :mod:`pipeline.upscale.video_chunks`, with one
+lazily created Enhancer per process; the image handler joins this table separately. The stage
+reports which device it would use, so ``/api/health`` can show the GPU.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from common.heartbeat import WorkerInfo
 from common.runtime import Runtime
 from pipeline.runner import MessageHandler, Stage
+from pipeline.upscale.video_chunks import chunk_handler
+from pipeline.video_jobs import on_give_up
 
 
 def build_handlers(runtime: Runtime) -> Mapping[str, MessageHandler]:
-    return {}
+    return {"chunk.ready": chunk_handler(runtime)}
 
 
 def worker_info(runtime: Runtime) -> WorkerInfo:
@@ -32,4 +34,5 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
     return WorkerInfo(stage="upscale", device="cpu", device_name="CUDA not available")
 
 
-STAGE = Stage(name="upscale", build_handlers=build_handlers, worker_info=worker_info)
+STAGE = Stage(name="upscale", build_handlers=build_handlers, worker_info=worker_info,
+              on_give_up=on_give_up)

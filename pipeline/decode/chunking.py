@@ -1,0 +1,120 @@
+"""Splitting a video into independently processable chunks, exactly.
+
+The source is decoded once with PyAV; each decoded frame keeps its own pts (B-frame reordering,
+edit lists and a non-zero start are the decoder's business, so every displayed frame appears
+once, in order). A chunk ends at the first keyframe at or after ``chunk_seconds`` (so a cut
+falls where the source itself starts a GOP); because chunks hold decoded frames, a source with
+no keyframe for a long time is also cut after ``4 × chunk_seconds``. Each chunk is written as a
+lossless FFV1/NUT file (:mod:`common.media.intermediate`). Runs in the sandbox child.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from common.errors import InvalidInput
+from common.media.containers import open_input
+from common.media.intermediate import FrameWriter, storage_format
+from common.media.timing import Timeline
+
+HARD_CUT_FACTOR = 4
+
+
+def split_video(path: str, out_dir: str, chunk_seconds: float,
+                container: str | None = None) -> dict[str, Any]:
+    """Write ``chunk-NNNNN.nut`` files into ``out_dir``; return the manifest and layout."""
+    chunks: list[dict[str, Any]] = []
+    writer: FrameWriter | None = None
+    start = last = 0
+    target = Fraction(chunk_seconds)
+    with open_input(Path(path), container) as media:
+        if not media.streams.video:
+            raise InvalidInput("El archivo no es un video válido: no tiene pista de video")
+        stream = media.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = Fraction(stream.time_base or Fraction(1, 1000))
+        width, height = stream.codec_context.width, stream.codec_context.height
+        layout = stream_layout(media)
+        step = _nominal_step(stream, time_base)
+        timeline = Timeline(time_base)
+        try:
+            for frame in media.decode(stream):
+                pts = frame.pts if frame.pts is not None else last + step
+                if writer is not None and pts <= last:
+                    pts = last + 1  # a muxer needs strictly increasing pts; keep the frame
+                elapsed = (pts - start) * time_base
+                if writer is None or (
+                    (frame.key_frame and elapsed >= target)
+                    or elapsed >= target * HARD_CUT_FACTOR
+                ):
+                    if writer is not None:
+                        writer.close()
+                        chunks.append(_record(writer, start, last))
+                    start = pts
+                    writer = FrameWriter(
+                        Path(out_dir) / f"chunk-{len(chunks):05d}.nut", width, height,
+                        time_base, storage_format(frame.format.name),
+                    )
+                writer.write(frame, pts)
+                timeline.add(pts, frame.duration)
+                last = pts
+        except av.FFmpegError as exc:
+            raise InvalidInput(f"El video no se pudo decodificar: {exc}") from None
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise InvalidInput("El archivo no es un video válido: no contiene frames")
+        chunks.append(_record(writer, start, last))
+        rate = timeline.frame_rate(stream.average_rate, stream.guessed_rate)
+        vfr = timeline.variable()
+    return {
+        "chunks": chunks,
+        "frame_count": sum(c["frame_count"] for c in chunks),
+        "time_base": str(time_base),
+        "width": width,
+        "height": height,
+        "layout": layout,
+        # The encoder and muxer keep each frame's pts; the rate is written as the output's
+        # nominal rate only for constant-rate sources.
+        "timing": {"time_base": str(time_base), "vfr": vfr,
+                   "frame_rate": f"{rate.numerator}/{rate.denominator}"},
+    }
+
+
+def _record(writer: FrameWriter, first: int, last: int) -> dict[str, Any]:
+    return {"path": str(writer.path), "frame_count": writer.count, "first_pts": first,
+            "last_pts": last}
+
+
+def _nominal_step(stream: Any, time_base: Fraction) -> int:
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    return max(1, round(1 / (Fraction(rate) * time_base)))
+
+
+def stream_layout(media: Any) -> dict[str, Any]:
+    """What the source holds besides its video: recorded on the job, muxed back at the end."""
+    def describe(stream: Any) -> dict[str, Any]:
+        ctx = stream.codec_context
+        return {"index": stream.index,
+                "codec": ctx.name if ctx is not None else None,
+                "language": stream.language}
+
+    chapters: list[Any] = []
+    try:
+        chapters = list(media.chapters())
+    except (AttributeError, av.FFmpegError):
+        chapters = []
+    return {
+        "audio": [describe(s) for s in media.streams.audio],
+        "subtitles": [describe(s) for s in media.streams.subtitles],
+        "attachments": [
+            {"index": s.index, "name": s.name, "mimetype": s.mimetype}
+            for s in media.streams.attachments
+        ],
+        "chapters": len(chapters),
+    }

@@ -1,0 +1,154 @@
+"""The upscale stage's video-chunk work: decode a chunk, enhance in batches, store losslessly.
+
+Kept apart from the image handler (``image.submitted`` shares this stage) so each stays small.
+``upscale_chunk`` is the pure media step (any ``enhance`` function: the engine in production, a
+plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent message handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from common.contracts import ChunkReady, ChunkUpscaled, Message
+from common.media.intermediate import FrameWriter, read_frames
+from common.messaging import publish
+from common.store.jobs import add_progress_once
+from pipeline.video_jobs import (
+    claim_chunk_blob,
+    download,
+    drop_if_cancelled,
+    load_active_video,
+)
+
+if TYPE_CHECKING:
+    from common.bus.port import Delivery
+    from common.runtime import Runtime
+    from pipeline.upscale.engine.engine import Enhancer
+
+log = logging.getLogger(__name__)
+
+EnhanceFn = Callable[[np.ndarray], np.ndarray]
+
+
+def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
+                  batch_frames: int) -> dict[str, Any]:
+    """Enhance every frame of ``in_path`` into ``out_path`` with the same pts, in batches."""
+    writer: FrameWriter | None = None
+    batch: list[np.ndarray] = []
+    stamps: list[int] = []
+    time_base = Fraction(1, 1000)
+
+    def flush() -> None:
+        nonlocal writer
+        if not batch:
+            return
+        enhanced = enhance(np.stack(batch))
+        if writer is None:
+            height, width = enhanced.shape[1:3]
+            writer = FrameWriter(out_path, width, height, time_base)
+        for picture, pts in zip(enhanced, stamps, strict=True):
+            writer.write(np.ascontiguousarray(picture), pts)
+        batch.clear()
+        stamps.clear()
+
+    try:
+        for frame, pts, clock in read_frames(in_path):
+            time_base = clock  # flush() writes with the chunk's own time base
+            batch.append(frame.to_ndarray(format="rgb24"))
+            stamps.append(pts)
+            if len(batch) >= batch_frames:
+                flush()
+        flush()
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        from common.errors import InvalidInput
+
+        raise InvalidInput(f"chunk {in_path.name} holds no frames")
+    return {"frames": writer.count, "width": writer.width, "height": writer.height}
+
+
+class LazyEnhancer:
+    """One Enhancer per process, created on the first chunk (importing torch is slow)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._enhancer: Enhancer | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Enhancer:
+        with self._lock:
+            if self._enhancer is None:
+                from pipeline.upscale.engine.engine import Enhancer
+
+                settings = self._runtime.settings
+                self._enhancer = Enhancer.from_settings(
+                    settings, batch_size=settings.video_batch_frames
+                )
+            return self._enhancer
+
+
+def chunk_handler(runtime: Runtime) -> Callable[[Message, Delivery], Any]:
+    engine = LazyEnhancer(runtime)
+
+    async def handle(message: Message, delivery: Delivery) -> None:
+        assert isinstance(message, ChunkReady)
+        await handle_chunk_ready(runtime, engine, message)
+
+    return handle
+
+
+async def handle_chunk_ready(runtime: Runtime, engine: LazyEnhancer, msg: ChunkReady) -> None:
+    store = runtime.store
+    video = await load_active_video(runtime, msg.video_id)
+    if video is None:
+        return
+    record = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
+    if record is None:
+        log.warning("video %s chunk %d has no record; dropped", msg.video_id, msg.chunk_index)
+        return
+    blob_id = record.get("upscaled_blob")
+    info = record.get("upscaled")
+    if not blob_id:
+        enhancer = engine.get()
+        with tempfile.TemporaryDirectory(prefix="upscale-") as tmp:
+            source = Path(tmp) / "chunk.nut"
+            target = Path(tmp) / "upscaled.nut"
+            await download(store, msg.chunk_blob, source)
+
+            def enhance(frames: np.ndarray) -> np.ndarray:
+                return enhancer.enhance_frames(frames, model_type=msg.model_type,
+                                               scale=msg.scale, face_enhance=msg.face_enhance)
+
+            made = await asyncio.to_thread(upscale_chunk, source, target, enhance,
+                                           runtime.settings.video_batch_frames)
+            blob_id = await claim_chunk_blob(runtime, msg.video_id, msg.chunk_index, "upscaled",
+                                             target, made)
+        if blob_id is None or await drop_if_cancelled(runtime, msg.video_id):
+            return
+        if enhancer.gpu_used:
+            await store.videos.update_one({"_id": video["_id"]}, {"$set": {"gpu_used": True}})
+        else:
+            await store.videos.update_one({"_id": video["_id"], "gpu_used": None},
+                                          {"$set": {"gpu_used": False}})
+        record = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
+        info = (record or {}).get("upscaled", made)
+    assert info is not None
+    await publish(runtime.bus, ChunkUpscaled(
+        video_id=msg.video_id, chunk_index=msg.chunk_index, chunk_count=msg.chunk_count,
+        upscaled_blob=blob_id, frame_count=info["frames"], width=info["width"],
+        height=info["height"],
+    ))
+    await add_progress_once(store.videos, msg.video_id, key=msg.chunk_index,
+                            field="frames_processed", amount=info["frames"],
+                            in_states=["in_progress"])

@@ -1,0 +1,63 @@
+"""The decode stage's handler: chunks stored once per index, ChunkReady carries the job's
+options, a redelivered VideoSubmitted stores nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bson import ObjectId
+
+from common.bus.memory import MemoryBus
+from common.contracts import ChunkReady, decode
+from common.messaging import publish
+from common.store import Store
+from pipeline.decode.handler import STAGE as DECODE
+from tests.common.bus.support import eventually
+from tests.common.media.clips import make_clip
+from tests.pipeline.video_support import (
+    create_job,
+    running_stages,
+    temp_blob_count,
+    video_settings,
+)
+
+
+async def test_split_is_recorded_and_idempotent(store: Store, tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "s.mp4", frames=16, gop=4, subtitles=[(0.1, 0.2, "x")])
+    settings = video_settings(tmp_path, video_chunk_seconds=0.12)
+    message = await create_job(store, source, scale=3, face_enhance=True)
+    bus = MemoryBus(delivery_limit=3)
+
+    async def split_done() -> bool:
+        return len(bus._queue("upscale").ready) >= expected
+
+    async with running_stages(store, settings, [DECODE], bus=bus):
+        expected = 1
+        await publish(bus, message)
+        await eventually(split_done, within=60)
+        video = await store.videos.find_one({"_id": ObjectId(message.video_id)})
+        assert video is not None
+        count = video["chunk_count"]
+        expected = count
+        await eventually(split_done, within=60)
+        # The same message again (a redelivery): same chunks, nothing stored twice.
+        await publish(bus, message)
+        expected = 2 * count
+        await eventually(split_done, within=60)
+    assert video["status"] == "in_progress" and video["started_at"] is not None
+    assert count == 4  # keyframes every 4 frames, 0.12 s chunks
+    assert video["streams"]["audio"][0]["codec"] == "aac"
+    assert video["streams"]["subtitles"][0]["codec"] == "mov_text"
+    assert video["timing"] == {"time_base": "1/30000", "vfr": False, "frame_rate": "30000/1001"}
+    assert await temp_blob_count(store, message.video_id) == count
+    records = [r async for r in store.chunks.find({"video_id": message.video_id}).sort("index")]
+    assert [r["index"] for r in records] == list(range(count))
+    assert sum(r["frame_count"] for r in records) == 16
+    queued = [decode(m.body) for m in bus._queue("upscale").ready]
+    assert all(isinstance(m, ChunkReady) for m in queued)
+    chunks = [m for m in queued if isinstance(m, ChunkReady)]
+    assert {(m.chunk_index, m.chunk_blob) for m in chunks} == {
+        (r["index"], r["chunk_blob"]) for r in records
+    }
+    assert all(m.face_enhance and m.scale == 3 and m.model_type == "anime_video"
+               for m in chunks)
