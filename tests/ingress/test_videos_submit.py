@@ -298,3 +298,10 @@ def test_the_api_process_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
     )
     assert done.returncode == 0, done.stderr
+
+
+async def test_openapi_documents_both_upload_encodings(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    body = schema["paths"]["/api/videos/enhance"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["required"] == ["video_base64", "filename"]
+    assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
