@@ -134,3 +134,18 @@ def stream_summary(path: Path) -> dict[str, Any]:
 def subtitle_texts(path: Path) -> list[str]:
     with av.open(str(path)) as media:
         return [bytes(p).decode() for p in media.demux(media.streams.subtitles[0]) if p.size]
+
+
+def timing_error(source: Path, output: Path) -> float:
+    """Largest difference (s) between the two files' frame times, first frames aligned.
+
+    Matroska keeps milliseconds and shifts all streams by a common start offset, so exact
+    timing shows as at most 1 ms here (the timestamp and the offset are each rounded).
+    """
+    src, out = frame_times(source), frame_times(output)
+    if len(src) != len(out):
+        return float("inf")
+    return max(abs((o - out[0]) - (s - src[0])) for s, o in zip(src, out, strict=True))
+
+
+MS = 0.001 + 1e-9
