@@ -12,6 +12,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,12 +80,18 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
 
 
 class LazyEnhancer:
-    """One Enhancer per process, created on the first chunk (importing torch is slow)."""
+    """One Enhancer per process, created on the first chunk (importing torch is slow).
+
+    Chunks run on one dedicated thread: torch's OpenMP pool belongs to the thread that calls
+    it, so hopping between ``asyncio.to_thread`` workers would build new pools (and leave the
+    old ones spinning) on every chunk.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._enhancer: Enhancer | None = None
         self._lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
 
     def get(self) -> Enhancer:
         with self._lock:
@@ -130,8 +137,9 @@ async def handle_chunk_ready(runtime: Runtime, engine: LazyEnhancer, msg: ChunkR
                 return enhancer.enhance_frames(frames, model_type=msg.model_type,
                                                scale=msg.scale, face_enhance=msg.face_enhance)
 
-            made = await asyncio.to_thread(upscale_chunk, source, target, enhance,
-                                           runtime.settings.video_batch_frames)
+            made = await asyncio.get_running_loop().run_in_executor(
+                engine.executor, upscale_chunk, source, target, enhance,
+                runtime.settings.video_batch_frames)
             blob_id = await claim_chunk_blob(runtime, msg.video_id, msg.chunk_index, "upscaled",
                                              target, made)
         if blob_id is None or await drop_if_cancelled(runtime, msg.video_id):
