@@ -25,7 +25,14 @@ log = logging.getLogger(__name__)
 MessageHandler = Callable[[Message, Delivery], Awaitable[None]]
 # Called with (runtime, message, reason) when a message is about to be dead-lettered, so the
 # stage can fail the job it belongs to (nobody else will ever see that message again).
+# Must be idempotent: it may run twice for one message (see ``StageWorker.handle``).
 GiveUpHook = Callable[[Runtime, Message, str], Awaitable[None]]
+
+
+
+class GaveUp(Exception):
+    """The runner declined a delivery kept back for recording a give-up (see ``handle``)."""
+
 
 # RabbitMQ closes a channel whose message stays unacked for 30 minutes (consumer_timeout);
 # bounding each message well below that turns a hang into an ordinary retry.
@@ -51,11 +58,28 @@ class StageWorker:
         self.handlers = dict(stage.build_handlers(runtime))
         self.heartbeat = Heartbeat(runtime.store, stage.worker_info(runtime))
 
+    def _last_handler_attempt(self) -> int:
+        """Deliveries the handler may use. With a give-up hook and a limit of 2 or more the
+        bus's last delivery is kept back: it only arrives when a worker died holding the
+        message on the one before (SIGKILL, OOM, lost host), and then the runner records the
+        give-up instead of letting the broker dead-letter it with the job left running."""
+        limit = self.runtime.bus.delivery_limit
+        return limit - 1 if self.stage.on_give_up is not None and limit >= 2 else limit
+
     async def handle(self, delivery: Delivery) -> None:
         message = decode(delivery.body)
         handler = self.handlers.get(message.type)
         if handler is None:
             raise PermanentFailure(f"stage {self.stage.name!r} has no handler for {message.type}")
+        last = self._last_handler_attempt()
+        if delivery.attempt > last:
+            reason = (
+                f"sin terminar tras {delivery.attempt - 1} entregas (el proceso que lo "
+                "atendía se detuvo o falló); mensaje descartado"
+            )
+            await self._give_up(message, reason)
+            # Not a PermanentFailure: the bus dead-letters it as "delivery_limit", with its count.
+            raise GaveUp(reason)
         started = time.perf_counter()
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
@@ -65,8 +89,9 @@ class StageWorker:
             await self._give_up(message, str(exc))
             raise
         except Exception as exc:
-            if delivery.attempt >= self.runtime.bus.delivery_limit:
+            if delivery.attempt >= last:
                 reason = str(exc) or type(exc).__name__
+                # Hooks are idempotent: the kept-back delivery that follows calls it again.
                 await self._give_up(
                     message, f"{reason} (falló {delivery.attempt} veces; mensaje descartado)"
                 )

@@ -1,6 +1,8 @@
-"""The runner's give-up hook: called once, with the reason, when a message is about to be
-dead-lettered (a PermanentFailure at once, any other failure on its last delivery), never on
-earlier attempts; a failing hook does not keep the message out of the dead-letter queue."""
+"""The runner's give-up hook: called with the reason when a message is about to be
+dead-lettered (a PermanentFailure at once, any other failure on the handler's last delivery),
+never on earlier attempts; a failing hook does not keep the message out of the dead-letter
+queue. With a hook, the bus's last delivery is kept back for the give-up, so a worker that
+dies holding a message on its last handler attempt still leaves the job failed, not running."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from common.bus import Delivery, MemoryBus
+from common.bus.memory import MemoryBroker
 from common.contracts import ChunkReady, Message
 from common.errors import PermanentFailure
 from common.heartbeat import WorkerInfo
@@ -35,7 +38,7 @@ async def runtime(store: Store) -> AsyncIterator[Runtime]:
     await bus.close()
 
 
-async def test_give_up_hook_runs_once_per_dead_lettered_message(runtime: Runtime) -> None:
+async def test_give_up_hook_runs_for_each_dead_lettered_message(runtime: Runtime) -> None:
     attempts: dict[int, list[int]] = {0: [], 1: [], 2: []}
     gave_up: list[tuple[int, str]] = []
 
@@ -63,15 +66,59 @@ async def test_give_up_hook_runs_once_per_dead_lettered_message(runtime: Runtime
         for index in range(3):
             await publish(runtime.bus, _chunk(index))
         for _ in range(500):
-            if len(await runtime.bus.dead_letters("upscale")) == 2 and attempts[2] == [1, 2]:
+            if len(await runtime.bus.dead_letters("upscale")) == 2 and len(gave_up) == 3:
                 break
             await asyncio.sleep(0.02)
     finally:
         await stop_stages(workers)
-    assert attempts == {0: [1], 1: [1, 2, 3], 2: [1, 2]}
-    assert sorted(i for i, _ in gave_up) == [0, 1]
-    reasons = dict(gave_up)
-    assert reasons[0] == "never decodable"
-    assert reasons[1].startswith("disk on fire") and "3 veces" in reasons[1]
+    # Limit 3: the handler gets two deliveries; the third is the kept-back give-up delivery.
+    assert attempts == {0: [1], 1: [1, 2], 2: [1, 2]}
+    assert [i for i, _ in gave_up].count(0) == 1
+    reasons = [reason for i, reason in gave_up if i == 1]
+    assert dict(gave_up)[0] == "never decodable"
+    # The real failure first; the kept-back delivery repeats the give-up (hooks are idempotent).
+    assert reasons[0].startswith("disk on fire") and "2 veces" in reasons[0]
+    assert reasons[1].startswith("sin terminar tras 2 entregas")
     dead = await runtime.bus.dead_letters("upscale")
     assert sorted(d.message_id for d in dead) == sorted(_chunk(i).key() for i in (0, 1))
+
+
+async def test_worker_dying_on_the_last_handler_attempt_still_fails_the_job(store: Store) -> None:
+    """A consumer that goes away mid-message (its bus closes, as when the process dies) spends
+    the attempt; on the handler's last one, the kept-back delivery records the give-up."""
+    broker = MemoryBroker()
+    settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
+    started = asyncio.Event()
+    gave_up: list[str] = []
+
+    async def hang(message: Message, delivery: Delivery) -> None:
+        started.set()
+        await asyncio.Event().wait()  # never finishes: the worker "dies" holding it
+
+    async def on_give_up(rt: Runtime, message: Message, reason: str) -> None:
+        gave_up.append(reason)
+
+    stage = Stage(name="upscale", build_handlers=lambda _: {"chunk.ready": hang},
+                  worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
+                  on_give_up=on_give_up)
+    first = MemoryBus(delivery_limit=2, broker=broker, close_timeout=0.1)
+    runtime = Runtime(settings=settings, store=store, bus=first, jwt_secret="k", embedded=True)
+    workers = await start_stages(runtime, [stage])
+    await publish(first, _chunk(0))
+    await asyncio.wait_for(started.wait(), 5)
+    await stop_stages(workers)
+    await first.close()  # attempt 1 of 2 spent with the message in hand
+    assert gave_up == []
+
+    second = MemoryBus(delivery_limit=2, broker=broker)
+    runtime = Runtime(settings=settings, store=store, bus=second, jwt_secret="k", embedded=True)
+    workers = await start_stages(runtime, [stage])
+    try:
+        for _ in range(250):
+            if await second.dead_letters("upscale"):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await stop_stages(workers)
+        await second.close()
+    assert len(gave_up) == 1 and gave_up[0].startswith("sin terminar tras 1 entregas")

@@ -153,7 +153,7 @@ async def test_poison_chunk_fails_the_job_and_is_dead_lettered(
         await eventually(lambda: _drained(bus), within=60)
     assert failed["status"] == "error"
     assert "Error al procesar el video" in failed["error_message"]
-    assert "3 veces" in failed["error_message"]
+    assert "2 veces" in failed["error_message"]  # limit 3: two handler attempts, one kept back
     dead = await bus.dead_letters("upscale")
     assert [d.message_id for d in dead] == [f"video:{poisoned.video_id}:chunk:1:ready"]
     assert done["status"] == "completed" and done["frames_processed"] == 8
