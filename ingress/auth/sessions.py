@@ -25,6 +25,7 @@ from ingress.auth.tokens import (
     hash_refresh_token,
     new_refresh_token,
 )
+from ingress.auth.users import active_user
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ class Sessions:
     async def start(self, user_id: str) -> TokenPair:
         return await self._issue(user_id, uuid.uuid4().hex, utcnow())
 
-    async def rotate(self, refresh_token: str) -> tuple[str, TokenPair]:
-        """(user id, new pair) for a live refresh token; a reused one revokes its family."""
+    async def rotate(self, refresh_token: str) -> TokenPair:
+        """The next pair for a live refresh token of an active user; a reused one revokes its
+        family."""
         now = utcnow()
         token_hash = hash_refresh_token(refresh_token)
         current = await self.store.refresh_tokens.find_one_and_update(
@@ -75,7 +77,11 @@ class Sessions:
                 await self.revoke(known["family_id"])
             raise AuthError(INVALID_TOKEN)
         user_id = str(current["user_id"])
-        return user_id, await self._issue(user_id, current["family_id"], now)
+        if await active_user(self.store, user_id) is None:
+            # Deactivated (or deleted) since login: the session ends here.
+            await self.revoke(current["family_id"])
+            raise AuthError(INVALID_TOKEN)
+        return await self._issue(user_id, current["family_id"], now)
 
     async def family_of(self, refresh_token: str, user_id: str) -> str | None:
         """The session of a live refresh token that belongs to ``user_id``."""
