@@ -10,7 +10,9 @@ the source's audio/subtitles, store the result, complete the job (exactly one wr
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
+import time
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -32,6 +34,8 @@ from pipeline.video_jobs import (
     store_file,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _nominal_rate(video: dict[str, Any]) -> str | None:
     timing = video.get("timing") or {}
@@ -51,10 +55,14 @@ async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
         with tempfile.TemporaryDirectory(prefix="encode-") as tmp:
             source, target = Path(tmp) / "upscaled.nut", Path(tmp) / "encoded.nut"
             await download(store, msg.upscaled_blob, source)
+            started = time.perf_counter()
             info = await asyncio.to_thread(
                 encode_chunk, source, target, crf=settings.video_crf,
                 preset=settings.video_preset, frame_rate=_nominal_rate(video),
             )
+            log.info("video %s chunk %d: H.264 (%s) of %d frames %dx%d in %.2f s",
+                     msg.video_id, msg.chunk_index, settings.video_preset, info["frames"],
+                     info["width"], info["height"], time.perf_counter() - started)
             blob_id = await claim_chunk_blob(runtime, msg.video_id, msg.chunk_index, "encoded",
                                              target, info)
         if blob_id is None or await drop_if_cancelled(runtime, msg.video_id):
