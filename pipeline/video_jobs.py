@@ -41,6 +41,20 @@ async def load_active_video(runtime: Runtime, video_id: str) -> dict[str, Any] |
     return video
 
 
+async def load_active_chunk(
+    runtime: Runtime, video_id: str, index: int
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The active job and its chunk record; None (drop the message) when either is gone."""
+    video = await load_active_video(runtime, video_id)
+    if video is None:
+        return None
+    record = await runtime.store.chunks.find_one({"video_id": video_id, "index": index})
+    if record is None:
+        log.warning("video %s chunk %d has no record; message dropped", video_id, index)
+        return None
+    return video, record
+
+
 async def drop_if_cancelled(runtime: Runtime, video_id: str) -> bool:
     """After storing something: if the job was cancelled meanwhile, remove it all; True then."""
     oid = parse_object_id(video_id)

@@ -29,6 +29,7 @@ from pipeline.video_jobs import (
     claim_chunk_blob,
     download,
     drop_if_cancelled,
+    load_active_chunk,
     load_active_video,
     remove_temporaries,
     store_file,
@@ -44,12 +45,10 @@ def _nominal_rate(video: dict[str, Any]) -> str | None:
 
 async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
     store = runtime.store
-    video = await load_active_video(runtime, msg.video_id)
-    if video is None:
+    loaded = await load_active_chunk(runtime, msg.video_id, msg.chunk_index)
+    if loaded is None:
         return
-    record = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
-    if record is None:
-        return
+    video, record = loaded
     if not record.get("encoded_blob"):
         settings = runtime.settings
         with tempfile.TemporaryDirectory(prefix="encode-") as tmp:

@@ -28,7 +28,7 @@ from pipeline.video_jobs import (
     claim_chunk_blob,
     download,
     drop_if_cancelled,
-    load_active_video,
+    load_active_chunk,
 )
 
 if TYPE_CHECKING:
@@ -137,13 +137,10 @@ def chunk_handler(runtime: Runtime) -> Callable[[Message, Delivery], Any]:
 
 async def handle_chunk_ready(runtime: Runtime, engine: LazyEnhancer, msg: ChunkReady) -> None:
     store = runtime.store
-    video = await load_active_video(runtime, msg.video_id)
-    if video is None:
+    loaded = await load_active_chunk(runtime, msg.video_id, msg.chunk_index)
+    if loaded is None:
         return
-    record = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
-    if record is None:
-        log.warning("video %s chunk %d has no record; dropped", msg.video_id, msg.chunk_index)
-        return
+    video, record = loaded
     blob_id = record.get("upscaled_blob")
     info = record.get("upscaled")
     if not blob_id:
@@ -177,8 +174,9 @@ async def handle_chunk_ready(runtime: Runtime, engine: LazyEnhancer, msg: ChunkR
         else:
             await store.videos.update_one({"_id": video["_id"], "gpu_used": None},
                                           {"$set": {"gpu_used": False}})
-        record = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
-        info = (record or {}).get("upscaled", made)
+        # The info stored with the blob that won the claim (a racing delivery's, maybe).
+        claimed = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
+        info = (claimed or {}).get("upscaled", made)
     assert info is not None
     await publish(runtime.bus, ChunkUpscaled(
         video_id=msg.video_id, chunk_index=msg.chunk_index, chunk_count=msg.chunk_count,

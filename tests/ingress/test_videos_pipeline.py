@@ -133,8 +133,7 @@ async def test_a_submitted_clip_is_enhanced_and_downloadable(
 
     deleted = await client.delete(f"/api/videos/{video_id}", headers=user.headers)
     assert deleted.status_code == 200
-    files = runtime.store.db["blobs.files"]
-    assert await files.count_documents({"metadata.video_id": video_id}) == 0
+    assert await blobs_of(runtime, video_id) == 0
 
 
 async def blobs_of(runtime: Runtime, video_id: str) -> int:
