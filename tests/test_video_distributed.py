@@ -95,8 +95,8 @@ async def deployment(store: Store, mongo_url: str, namespace: str, models: Path,
         deploy.stop_all()
 
 
-async def _submit(*messages: Any) -> None:
-    bus = RabbitBus(AMQP_URL, namespace=_submit.namespace, delivery_limit=LIMIT)  # type: ignore[attr-defined]
+async def _submit(namespace: str, *messages: Any) -> None:
+    bus = RabbitBus(AMQP_URL, namespace=namespace, delivery_limit=LIMIT)
     await bus.start()
     try:
         for message in messages:
@@ -153,7 +153,6 @@ async def _poison_job(store: Store) -> ChunkReady:
 async def test_two_upscale_workers_share_a_job_and_a_poison_chunk_is_dead_lettered(
     store: Store, mongo_url: str, namespace: str, anime_models: Path, tmp_path: Path
 ) -> None:
-    _submit.namespace = namespace  # type: ignore[attr-defined]
     source = make_clip(tmp_path / "job.mp4", frames=72, gop=8, size=(96, 64))
     job = await create_job(store, source, scale=2)
     poison = await _poison_job(store)
@@ -161,7 +160,7 @@ async def test_two_upscale_workers_share_a_job_and_a_poison_chunk_is_dead_letter
         for name, module in (("decode", "pipeline.decode"), ("encode", "pipeline.encode"),
                              ("up1", "pipeline.upscale"), ("up2", "pipeline.upscale")):
             deploy.start(name, module)
-        await _submit(poison, job)
+        await _submit(namespace, poison, job)
         done = await _until(_status(store, job.video_id, {"completed", "error"}), 150,
                             "job completion", deploy)
         failed = await _until(_status(store, poison.video_id, {"error"}), 60,
@@ -182,7 +181,6 @@ async def test_two_upscale_workers_share_a_job_and_a_poison_chunk_is_dead_letter
 async def test_killed_upscale_worker_is_replaced_and_the_job_completes_exactly(
     store: Store, mongo_url: str, namespace: str, anime_models: Path, tmp_path: Path
 ) -> None:
-    _submit.namespace = namespace  # type: ignore[attr-defined]
     source = make_clip(tmp_path / "kill.mp4", frames=40, gop=8, size=(128, 96))
     job = await create_job(store, source, scale=2)
 
@@ -194,7 +192,7 @@ async def test_killed_upscale_worker_is_replaced_and_the_job_completes_exactly(
         for name, module in (("decode", "pipeline.decode"), ("encode", "pipeline.encode"),
                              ("up1", "pipeline.upscale")):
             deploy.start(name, module)
-        await _submit(job)
+        await _submit(namespace, job)
         await _until(progressed, 120, "first chunk upscaled", deploy)
         # Chunks follow each other back to back: right after one is counted, the worker is
         # inside the next one.

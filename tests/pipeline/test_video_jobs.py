@@ -9,8 +9,9 @@ from pathlib import Path
 from bson import ObjectId
 
 from common.bus.memory import MemoryBus
-from common.contracts import ChunkReady, ChunkUpscaled
+from common.contracts import ChunkReady, ChunkUpscaled, VideoSubmitted
 from common.messaging import publish
+from common.settings import Settings
 from common.store import Store
 from pipeline.decode.handler import STAGE as DECODE
 from pipeline.encode.handler import STAGE as ENCODE
@@ -70,9 +71,7 @@ async def test_duplicate_chunk_messages_change_nothing(store: Store, tmp_path: P
     settings = video_settings(tmp_path, anime_models, video_chunk_seconds=0.12)
     message = await create_job(store, source, scale=2)
     bus = MemoryBus(delivery_limit=3)
-    async with running_stages(store, settings, [DECODE], bus=bus) as runtime:
-        await publish(runtime.bus, message)
-        await eventually(lambda: _chunked(store, message.video_id), within=60)
+    await _decode_only(store, settings, bus, message)
     records = [r async for r in store.chunks.find({"video_id": message.video_id})]
     assert len(records) >= 2
     # Every ChunkReady once more (same content, same message id), before any is consumed.
@@ -99,6 +98,15 @@ async def test_duplicate_chunk_messages_change_nothing(store: Store, tmp_path: P
     assert await bus.dead_letters("upscale") == [] and await bus.dead_letters("encode") == []
 
 
+async def _decode_only(
+    store: Store, settings: Settings, bus: MemoryBus, message: VideoSubmitted
+) -> None:
+    """Run just the decode stage until the job is split, leaving its chunk messages queued."""
+    async with running_stages(store, settings, [DECODE], bus=bus) as runtime:
+        await publish(runtime.bus, message)
+        await eventually(lambda: _chunked(store, message.video_id), within=60)
+
+
 async def _chunked(store: Store, video_id: str) -> bool:
     video = await store.videos.find_one({"_id": ObjectId(video_id)})
     return bool(video and video.get("chunk_count"))
@@ -110,9 +118,7 @@ async def test_cancelled_job_drops_its_messages_and_blobs(store: Store, tmp_path
     settings = video_settings(tmp_path, anime_models, video_chunk_seconds=0.12)
     message = await create_job(store, source, scale=2)
     bus = MemoryBus(delivery_limit=3)
-    async with running_stages(store, settings, [DECODE], bus=bus) as runtime:
-        await publish(runtime.bus, message)
-        await eventually(lambda: _chunked(store, message.video_id), within=60)
+    await _decode_only(store, settings, bus, message)
     assert await temp_blob_count(store, message.video_id) >= 2
     # What DELETE /api/videos/{id} does: the document first.
     await store.videos.delete_one({"_id": ObjectId(message.video_id)})
@@ -137,9 +143,7 @@ async def test_poison_chunk_fails_the_job_and_is_dead_lettered(
     poisoned = await create_job(store, source, scale=2)
     healthy = await create_job(store, other_source, scale=2)
     bus = MemoryBus(delivery_limit=3)
-    async with running_stages(store, settings, [DECODE], bus=bus) as runtime:
-        await publish(runtime.bus, poisoned)
-        await eventually(lambda: _chunked(store, poisoned.video_id), within=60)
+    await _decode_only(store, settings, bus, poisoned)
     # Overwrite chunk 1's stored bytes with zeros: a blob that is not a video any more.
     record = await store.chunks.find_one({"video_id": poisoned.video_id, "index": 1})
     assert record is not None
