@@ -93,23 +93,29 @@ def stream_facts(data: bytes) -> tuple[str, str, Fraction, int, tuple[int, int],
     return media.format.name, stream.codec_context.name, rate, frames, size, audio
 
 
-@pytest.mark.usefixtures("stages")
-async def test_a_submitted_clip_is_enhanced_and_downloadable(
-    client: httpx.AsyncClient, user: SignedUp, runtime: Runtime
-) -> None:
-    clip = make_clip(frames=FRAMES, audio=True)  # 64×48 at 30000/1001 with AAC
+async def submit(client: httpx.AsyncClient, user: SignedUp, clip: bytes, filename: str) -> str:
+    """POST the clip for anime_video ×2 and return the new video's id (202 asserted)."""
     response = await client.post(
         "/api/videos/enhance",
         headers=user.headers,
         json={
             "video_base64": base64.b64encode(clip).decode(),
-            "filename": "anime.mp4",
+            "filename": filename,
             "model_type": "anime_video",
             "scale": 2,
         },
     )
     assert response.status_code == 202, response.text
-    video_id = response.json()["video"]["id"]
+    video_id: str = response.json()["video"]["id"]
+    return video_id
+
+
+@pytest.mark.usefixtures("stages")
+async def test_a_submitted_clip_is_enhanced_and_downloadable(
+    client: httpx.AsyncClient, user: SignedUp, runtime: Runtime
+) -> None:
+    clip = make_clip(frames=FRAMES, audio=True)  # 64×48 at 30000/1001 with AAC
+    video_id = await submit(client, user, clip, "anime.mp4")
 
     video = await poll(client, user, video_id, 90)
     assert video["status"] == "completed", video["error_message"]
@@ -145,18 +151,7 @@ async def test_deleting_a_running_job_cancels_it_and_leaves_nothing_behind(
     client: httpx.AsyncClient, user: SignedUp, runtime: Runtime
 ) -> None:
     clip = make_clip(frames=72)  # ~8 chunks of 0.3 s
-    response = await client.post(
-        "/api/videos/enhance",
-        headers=user.headers,
-        json={
-            "video_base64": base64.b64encode(clip).decode(),
-            "filename": "cancelar.mp4",
-            "model_type": "anime_video",
-            "scale": 2,
-        },
-    )
-    assert response.status_code == 202, response.text
-    video_id = response.json()["video"]["id"]
+    video_id = await submit(client, user, clip, "cancelar.mp4")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while True:
