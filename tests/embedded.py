@@ -41,6 +41,9 @@ class Service:
         """The manual's text pointed at this service instead of localhost:8888."""
         return text.replace(MANUAL_URL, self.url)
 
+    def log_tails(self, chars: int = 1500) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
 
 @contextmanager
 def embedded_service(tmp_path: Path, **env_overrides: str) -> Iterator[Service]:

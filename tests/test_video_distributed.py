@@ -5,11 +5,7 @@ worker SIGKILLed mid-job, and a poison chunk that ends dead-lettered with its jo
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,11 +22,11 @@ from common.store import Store
 from common.store.ids import utcnow
 from tests.common.bus.support import AMQP_URL, delete_namespace, rabbitmq_reachable
 from tests.common.media.clips import MS, frame_times, make_clip, timing_error
+from tests.distributed import Deployment, distributed_env
 from tests.pipeline.video_support import anime_models, create_job, temp_blob_count
 from tests.services import unavailable
 
 __all__ = ["anime_models"]  # the fixture, imported so pytest finds it here
-ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 3
 
 pytestmark = pytest.mark.rabbitmq
@@ -45,48 +41,19 @@ async def namespace() -> AsyncIterator[str]:
     await delete_namespace(name)
 
 
-class Deployment:
-    """Stage processes sharing one database and one broker namespace."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, module: str) -> None:
-        sink = (self.logs / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
-                                            env=self.env, stdout=sink, stderr=subprocess.STDOUT)
-        sink.close()
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def chunks_done_by(self, name: str, video_id: str) -> set[int]:
-        pattern = rf"upscale video:{video_id}:chunk:(\d+):ready done"
-        return {int(n) for n in re.findall(pattern, self.log(name))}
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def chunks_done_by(deploy: Deployment, name: str, video_id: str) -> set[int]:
+    pattern = rf"upscale video:{video_id}:chunk:(\d+):ready done"
+    return {int(n) for n in re.findall(pattern, deploy.log(name))}
 
 
 @asynccontextmanager
 async def deployment(store: Store, mongo_url: str, namespace: str, models: Path,
                      tmp_path: Path) -> AsyncIterator[Deployment]:
-    env = dict(
-        os.environ, MONGO_URL=mongo_url, MONGO_DB=store.db.name, AMQP_URL=AMQP_URL,
-        BUS_NAMESPACE=namespace, BUS_DELIVERY_LIMIT=str(LIMIT), BUS_PREFETCH="1",
-        JWT_SECRET_KEY="k" * 40, DATA_DIR=str(tmp_path), MODELS_DIR=str(models),
-        USE_GPU="FALSE", PRECISION="fp32", TILE_SIZE="0", VIDEO_CHUNK_SECONDS="0.25",
-        VIDEO_BATCH_FRAMES="4", VIDEO_PRESET="ultrafast", OMP_NUM_THREADS="1",
-        LOG_LEVEL="INFO",
+    env = distributed_env(
+        mongo_url, store.db.name, namespace, tmp_path, BUS_DELIVERY_LIMIT=str(LIMIT),
+        BUS_PREFETCH="1", MODELS_DIR=str(models), PRECISION="fp32", TILE_SIZE="0",
+        VIDEO_CHUNK_SECONDS="0.25", VIDEO_BATCH_FRAMES="4", VIDEO_PRESET="ultrafast",
+        OMP_NUM_THREADS="1",
     )
     deploy = Deployment(env, tmp_path)
     try:
@@ -166,7 +133,7 @@ async def test_two_upscale_workers_share_a_job_and_a_poison_chunk_is_dead_letter
         failed = await _until(_status(store, poison.video_id, {"error"}), 60,
                               "poison job error", deploy)
         dead = await _until(lambda: _dead_letters(namespace), 30, "dead letter", deploy)
-        by_worker = [deploy.chunks_done_by(name, job.video_id) for name in ("up1", "up2")]
+        by_worker = [chunks_done_by(deploy, name, job.video_id) for name in ("up1", "up2")]
     assert done["status"] == "completed", done.get("error_message")
     assert done["chunk_count"] >= 8
     assert done["frames_processed"] == done["frame_count"] == 72
@@ -196,8 +163,7 @@ async def test_killed_upscale_worker_is_replaced_and_the_job_completes_exactly(
         await _until(progressed, 120, "first chunk upscaled", deploy)
         # Chunks follow each other back to back: right after one is counted, the worker is
         # inside the next one.
-        deploy.procs["up1"].send_signal(signal.SIGKILL)
-        deploy.procs["up1"].wait(timeout=10)
+        deploy.kill("up1")
         before = await store.videos.find_one({"_id": ObjectId(job.video_id)})
         assert before is not None and before["status"] == "in_progress"
         deploy.start("up2", "pipeline.upscale")
@@ -205,7 +171,7 @@ async def test_killed_upscale_worker_is_replaced_and_the_job_completes_exactly(
                             "job completion after the kill", deploy)
     assert done["status"] == "completed", done.get("error_message")
     assert done["frames_processed"] == done["frame_count"] == 40
-    assert deploy.chunks_done_by("up2", job.video_id), "the replacement worker took over"
+    assert chunks_done_by(deploy, "up2", job.video_id), "the replacement worker took over"
     output = tmp_path / "out.mkv"
     output.write_bytes(await store.blobs.get(done["enhanced_blob"]))
     times = frame_times(output)
