@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi import status as http_status
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from common.errors import Conflict, NotFound
-from common.runtime import Runtime
+from common.errors import Conflict
 from common.store.ids import utcnow
 from ingress.auth.current import CurrentUser
 from ingress.deps import RuntimeDep
+from ingress.downloads import blob_base64, stream_blob
 from ingress.ownership import load_owned
 from ingress.videos.documents import detail_view, submitted_view, summary_view
-from ingress.videos.jobs import NOT_FOUND, blob_base64, delete_video, submit_video
+from ingress.videos.jobs import NOT_FOUND, delete_video, submit_video
 from ingress.videos.upload import staged_video
 
 router = APIRouter(prefix="/api/videos", tags=["videos"])
@@ -136,7 +135,9 @@ async def download_original(
     video_id: str, user: CurrentUser, runtime: RuntimeDep
 ) -> StreamingResponse:
     doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
-    return await _stream(runtime, doc["original_blob"], doc["original_filename"], None)
+    return await stream_blob(
+        runtime, doc["original_blob"], doc["original_filename"], None, NOT_FOUND
+    )
 
 
 @router.get("/{video_id}/enhanced")
@@ -147,29 +148,4 @@ async def download_enhanced(
     if doc["status"] != "completed" or not doc.get("enhanced_blob"):
         raise Conflict(f"El video mejorado aún no está disponible (estado: {doc['status']})")
     name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.mkv"
-    return await _stream(runtime, doc["enhanced_blob"], name, ENHANCED_TYPE)
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
-    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-
-
-async def _stream(
-    runtime: Runtime, blob_id: str, filename: str, content_type: str | None
-) -> StreamingResponse:
-    # Opening is what raises NotFound, so a vanished blob is a 404 before streaming starts.
-    try:
-        blob = await runtime.store.blobs.open_stream(blob_id)
-    except NotFound:
-        raise NotFound(NOT_FOUND) from None
-    headers = {
-        "Content-Disposition": content_disposition(filename),
-        "Content-Length": str(blob.info.length),
-    }
-    return StreamingResponse(
-        blob.__aiter__(),
-        media_type=content_type or blob.info.content_type,
-        headers=headers,
-    )
+    return await stream_blob(runtime, doc["enhanced_blob"], name, ENHANCED_TYPE, NOT_FOUND)

@@ -9,7 +9,6 @@ blob again, so no orphan is left.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import mimetypes
 from collections.abc import AsyncIterator
@@ -109,14 +108,3 @@ async def delete_video(runtime: Runtime, user: AuthUser, video_id: ObjectId) -> 
     # The stages' chunk records may key the video by ObjectId or by its text form.
     await store.chunks.delete_many({"video_id": {"$in": [video_id, str(video_id)]}})
     log.info("video %s deleted with %d blobs", video_id, removed)
-
-
-async def blob_base64(runtime: Runtime, blob_id: str | None) -> str | None:
-    if not blob_id:
-        return None
-    try:
-        raw = await runtime.store.blobs.get(blob_id)
-    except NotFound:
-        log.warning("blob %s of a video is missing", blob_id)
-        return None
-    return await asyncio.to_thread(lambda: base64.b64encode(raw).decode("ascii"))

@@ -1,0 +1,61 @@
+"""Handing stored blobs back to clients: streamed downloads and the manual's base64 fields.
+
+Shared by the image and video routes, which differ only in names and 404 messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from urllib.parse import quote
+
+from fastapi.responses import StreamingResponse
+
+from common.errors import NotFound
+from common.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def stream_blob(
+    runtime: Runtime,
+    blob_id: str,
+    filename: str,
+    content_type: str | None,
+    not_found: str,
+) -> StreamingResponse:
+    """The blob as a download; ``content_type`` None uses the type stored with the blob."""
+    # Opening is what raises NotFound, so a vanished blob is a 404 before streaming starts.
+    try:
+        blob = await runtime.store.blobs.open_stream(blob_id)
+    except NotFound:
+        raise NotFound(not_found) from None
+    headers = {
+        "Content-Disposition": content_disposition(filename),
+        "Content-Length": str(blob.info.length),
+    }
+    return StreamingResponse(
+        blob.__aiter__(),
+        media_type=content_type or blob.info.content_type,
+        headers=headers,
+    )
+
+
+async def blob_base64(runtime: Runtime, blob_id: str | None) -> str | None:
+    """The blob's bytes in base64 (encoded off the event loop); None when absent or gone."""
+    if not blob_id:
+        return None
+    try:
+        raw = await runtime.store.blobs.get(blob_id)
+    except NotFound:
+        # A job deleted while it is read, or a blob lost by an operator: show null, not 500.
+        log.warning("blob %s is missing", blob_id)
+        return None
+    return await asyncio.to_thread(lambda: base64.b64encode(raw).decode("ascii"))
