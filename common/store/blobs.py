@@ -78,6 +78,10 @@ class BlobStore:
         await self._files.create_indexes(
             [IndexModel([("metadata.video_id", ASCENDING)], name="metadata_video_id")]
         )
+        # Likewise ``delete_where(image_id=...)`` (an image job cancelled or just completed).
+        await self._files.create_indexes(
+            [IndexModel([("metadata.image_id", ASCENDING)], name="metadata_image_id")]
+        )
 
     async def put(
         self,
@@ -147,17 +151,21 @@ class BlobStore:
             await self._files.delete_many({"_id": {"$in": oids}})
             await self._chunks.delete_many({"files_id": {"$in": oids}})
 
-    async def delete_where(self, **metadata: Any) -> int:
+    async def delete_where(self, *, keep: str | None = None, **metadata: Any) -> int:
         """Remove every blob whose metadata matches all of ``metadata``; return how many.
 
         A value that is a list/tuple/set matches any of its members, so
         ``delete_where(video_id=vid, kind=["chunk", "upscaled"])`` removes a job's temporary
         blobs and ``delete_where(video_id=vid)`` everything of it. At least one key is
-        required: an empty filter would empty the bucket.
+        required: an empty filter would empty the bucket. ``keep`` spares one blob id (the
+        result a job just committed, when clearing copies left by killed attempts).
         """
         if not metadata:
             raise ValueError("delete_where needs at least one metadata field")
         query: dict[str, Any] = {}
+        kept = parse_object_id(keep) if keep is not None else None
+        if kept is not None:
+            query["_id"] = {"$ne": kept}
         for key, value in metadata.items():
             many = isinstance(value, list | tuple | set | frozenset)
             query[f"metadata.{key}"] = {"$in": list(value)} if many else value
