@@ -1,23 +1,37 @@
 """The upscale stage: runs the engine on images and video chunks (one process per GPU).
 
-Video chunks (``chunk.ready``) are handled in :mod:`pipeline.upscale.video_chunks`, with one
-lazily created Enhancer per process; the image handler joins this table separately. The stage
-reports which device it would use, so ``/api/health`` can show the GPU.
+Images (``image.submitted``) are handled in :mod:`pipeline.upscale.image_jobs`, video chunks
+(``chunk.ready``) in :mod:`pipeline.upscale.video_chunks`; both share one lazily created
+Enhancer per process and its single engine thread, so the models load once. A message about to
+be dead-lettered fails its image or its video. The stage reports which device it would use,
+so ``/api/health`` can show the GPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from common.contracts import ImageJobSubmitted, Message
 from common.heartbeat import WorkerInfo
 from common.runtime import Runtime
+from pipeline import video_jobs
 from pipeline.runner import MessageHandler, Stage
-from pipeline.upscale.video_chunks import chunk_handler
-from pipeline.video_jobs import on_give_up
+from pipeline.upscale.image_jobs import fail_image, image_handler
+from pipeline.upscale.video_chunks import LazyEnhancer, chunk_handler
 
 
 def build_handlers(runtime: Runtime) -> Mapping[str, MessageHandler]:
-    return {"chunk.ready": chunk_handler(runtime)}
+    engine = LazyEnhancer(runtime)
+    return {"chunk.ready": chunk_handler(runtime, engine),
+            "image.submitted": image_handler(runtime, engine)}
+
+
+async def on_give_up(runtime: Runtime, message: Message, reason: str) -> None:
+    """The runner's hook for a message about to be dead-lettered: fail its image or video."""
+    if isinstance(message, ImageJobSubmitted):
+        await fail_image(runtime, message.image_id, reason)
+    else:
+        await video_jobs.on_give_up(runtime, message, reason)
 
 
 def worker_info(runtime: Runtime) -> WorkerInfo:

@@ -1,6 +1,7 @@
 """The upscale stage's video-chunk work: decode a chunk, enhance in batches, store losslessly.
 
-Kept apart from the image handler (``image.submitted`` shares this stage) so each stays small.
+Kept apart from the image handler (``image.submitted``, :mod:`pipeline.upscale.image_jobs`)
+so each stays small; both run on the one ``LazyEnhancer`` the stage builds per process.
 ``upscale_chunk`` is the pure media step (any ``enhance`` function: the engine in production, a
 plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent message handler.
 """
@@ -100,11 +101,12 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
 
 
 class LazyEnhancer:
-    """One Enhancer per process, created on the first chunk (importing torch is slow).
+    """One Enhancer per process, created on the first job (importing torch is slow).
 
-    Chunks run on one dedicated thread: torch's OpenMP pool belongs to the thread that calls
-    it, so hopping between ``asyncio.to_thread`` workers would build new pools (and leave the
-    old ones spinning) on every chunk.
+    Chunks and images run on one dedicated thread: torch's OpenMP pool belongs to the thread
+    that calls it, so hopping between ``asyncio.to_thread`` workers would build new pools (and
+    leave the old ones spinning) on every job; one thread also keeps one model run at a time,
+    so an image and a chunk never compete for the device's memory.
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -125,9 +127,7 @@ class LazyEnhancer:
             return self._enhancer
 
 
-def chunk_handler(runtime: Runtime) -> Callable[[Message, Delivery], Any]:
-    engine = LazyEnhancer(runtime)
-
+def chunk_handler(runtime: Runtime, engine: LazyEnhancer) -> Callable[[Message, Delivery], Any]:
     async def handle(message: Message, delivery: Delivery) -> None:
         assert isinstance(message, ChunkReady)
         await handle_chunk_ready(runtime, engine, message)
