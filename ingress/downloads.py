@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
+from typing import Any
 from urllib.parse import quote
 
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from common.errors import NotFound
 from common.runtime import Runtime
@@ -59,3 +61,16 @@ async def blob_base64(runtime: Runtime, blob_id: str | None) -> str | None:
         log.warning("blob %s is missing", blob_id)
         return None
     return await asyncio.to_thread(lambda: base64.b64encode(raw).decode("ascii"))
+
+
+async def large_json(content: Any, status_code: int = 200) -> Response:
+    """A JSON response serialised in a worker thread: bodies carrying base64 payloads run to
+    tens of megabytes, and dumping them on the event loop would stall every other request."""
+
+    def render() -> bytes:
+        # The same rendering as JSONResponse.
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8")
+
+    body = await asyncio.to_thread(render)
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -1,0 +1,1 @@
+"""The manual's "Procesamiento de Imágenes": request parsing, checks, documents and jobs."""

@@ -1,0 +1,132 @@
+"""What the image routes do to the database, GridFS and the bus, apart from HTTP.
+
+Submission order: store the original → insert the document (status ``pending``) → publish
+``ImageJobSubmitted``; the bytes were checked before (``checks.check_image``), so nothing is
+stored for a refused image. A failure between storing and inserting removes the blob again.
+The request then waits for the worker by polling the document, the one place every worker
+process writes to, so it works the same with the in-process bus and with RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bson import ObjectId
+
+from common.contracts import ImageJobSubmitted
+from common.errors import NotFound
+from common.runtime import Runtime
+from ingress.auth.current import AuthUser
+from ingress.downloads import blob_base64
+from ingress.images.checks import CheckedImage
+from ingress.images.documents import detail_view, new_image_document, original_filename
+from ingress.images.upload import ImageUpload
+from ingress.submission import submit_job
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Imagen no encontrada"
+FINISHED = ("completed", "failed")
+# Polling starts fast (a small image on a GPU takes well under a second) and backs off, so
+# a long job costs two reads a second per waiting request.
+_FIRST_POLL = 0.05
+_MAX_POLL = 0.5
+_POLL_GROWTH = 1.5
+
+
+async def submit_image(
+    runtime: Runtime, user: AuthUser, upload: ImageUpload, checked: CheckedImage
+) -> dict[str, Any]:
+    """Store and publish a checked upload; the new document (status ``pending``)."""
+    store = runtime.store
+    image_id = ObjectId()
+    blob_id = await store.blobs.put(
+        upload.data,
+        filename=original_filename(upload, checked),
+        content_type=checked.content_type,
+        metadata={"image_id": str(image_id), "kind": "original"},
+    )
+    doc = new_image_document(image_id, user.id, blob_id, upload, checked)
+
+    def message(job_id: ObjectId) -> ImageJobSubmitted:
+        return ImageJobSubmitted(
+            image_id=str(job_id),
+            user_id=str(user.id),
+            original_blob=blob_id,
+            model_type=upload.model_type,  # type: ignore[arg-type]  # checked by the registry
+            scale=upload.scale,
+            output_width=upload.output_width,
+            output_height=upload.output_height,
+            face_enhance=upload.face_enhance,
+            output_format=upload.output_format,
+        )
+
+    try:
+        await submit_job(store.images, runtime.bus, doc, message, failed_status="failed")
+    except BaseException:
+        # The document exists (status "failed") when only the publish failed; it keeps its
+        # original so the user sees what failed. Otherwise nothing refers to the blob.
+        if await store.images.find_one({"_id": image_id}, {"_id": 1}) is None:
+            await store.blobs.delete(blob_id)
+        raise
+    log.info(
+        "image %s accepted: %s %dx%d, model %s x%d, output %dx%d %s",
+        image_id,
+        checked.format,
+        checked.width,
+        checked.height,
+        upload.model_type,
+        upload.scale,
+        checked.output_width,
+        checked.output_height,
+        upload.output_format,
+    )
+    return doc
+
+
+async def wait_for_image(
+    runtime: Runtime,
+    image_id: ObjectId,
+    seconds: float,
+    gone: Callable[[], Awaitable[bool]] | None = None,
+) -> dict[str, Any] | None:
+    """The document once completed or failed, or as it is when ``seconds`` have passed (or
+    ``gone()`` says the client left); None if it was deleted meanwhile."""
+    images = runtime.store.images
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    pause = _FIRST_POLL
+    while True:
+        doc = await images.find_one({"_id": image_id})
+        if doc is None or doc["status"] in FINISHED:
+            return doc
+        left = deadline - loop.time()
+        if left <= 0 or (gone is not None and await gone()):
+            return doc
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * _POLL_GROWTH, _MAX_POLL)
+
+
+async def full_view(runtime: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
+    """The manual's object with both base64 fields; the enhanced one stays null until the
+    image is completed."""
+    enhanced_blob = doc.get("enhanced_blob") if doc.get("status") == "completed" else None
+    original, enhanced = await asyncio.gather(
+        blob_base64(runtime, doc.get("original_blob")),
+        blob_base64(runtime, enhanced_blob),
+    )
+    return detail_view(doc, (original, enhanced))
+
+
+async def delete_image(runtime: Runtime, user: AuthUser, image_id: ObjectId) -> None:
+    """Remove the document first (which cancels the job: the worker drops a message of a
+    missing image and discards a result it can no longer attach), then every blob of it."""
+    store = runtime.store
+    result = await store.images.delete_one({"_id": image_id, "user_id": user.id})
+    if result.deleted_count != 1:
+        raise NotFound(NOT_FOUND)
+    removed = await store.blobs.delete_where(image_id=str(image_id))
+    log.info("image %s deleted with %d blobs", image_id, removed)

@@ -1,0 +1,173 @@
+"""Reading a ``POST /api/images/enhance`` request into the image's bytes plus its options.
+
+Two encodings reach the same route: the manual's JSON (``image_base64``) and, for real-size
+files, ``multipart/form-data`` (file field ``file`` or ``image``, the other fields as form
+fields). Images are bounded by the request limit (64 MB by default), so unlike videos they
+are held in memory: the checks and GridFS both want the whole file anyway. The options are
+validated before the image is decoded, so a bad field costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Annotated, Any, Literal
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.datastructures import UploadFile
+
+from common.errors import InvalidInput, UnsupportedFormat
+from pipeline.upscale.engine.registry import DEFAULT_MODEL, ModelSpec, get_model
+
+INVALID_DATA = "Datos de imagen inválidos"
+FILE_FIELDS = ("file", "image")
+OutputFormat = Literal["png", "jpeg", "webp"]
+# Keeps sizes within int32 and within float range for the aspect-ratio arithmetic; the
+# output pixel budget refuses anything near it anyway.
+_MAX_DIMENSION = 2**31 - 1
+_DATA_URL = re.compile(r"^data:[^,;]*;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+Dimension = Annotated[int | None, Field(ge=1, le=_MAX_DIMENSION)]
+
+
+class ImageOptions(BaseModel):
+    """The manual's fields other than the image itself (form fields arrive as strings)."""
+
+    model_config = ConfigDict(extra="ignore")
+    filename: Annotated[str | None, Field(max_length=255)] = None
+    model_type: str = DEFAULT_MODEL
+    scale: Annotated[int | None, Field(ge=1, le=4)] = None
+    output_width: Dimension = None
+    output_height: Dimension = None
+    face_enhance: bool = False
+    output_format: OutputFormat = "png"
+
+    @field_validator("scale", "output_width", "output_height", mode="before")
+    @classmethod
+    def _no_bools(cls, value: Any) -> Any:
+        # JSON ``true`` would otherwise pass as the integer 1.
+        if isinstance(value, bool):
+            raise ValueError("debe ser un entero, no un booleano")
+        return value
+
+    @field_validator("output_format", mode="before")
+    @classmethod
+    def _format_alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return "jpeg" if value == "jpg" else value
+        return value
+
+
+class ImageJson(ImageOptions):
+    image_base64: str
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    data: bytes
+    filename: str | None  # base name as the client gave it; None when it gave none
+    model_type: str
+    scale: int  # the request's, else the model's default
+    output_width: int | None
+    output_height: int | None
+    face_enhance: bool
+    output_format: OutputFormat
+
+
+def clean_filename(raw: str | None) -> str | None:
+    """The base name of ``raw`` (no directories, either separator); None if nothing is left."""
+    if raw is None:
+        return None
+    name = PureWindowsPath(PurePosixPath(raw.strip()).name).name.strip()
+    return name if name not in ("", ".", "..") else None
+
+
+def _upload(data: bytes, options: ImageOptions, spec: ModelSpec) -> ImageUpload:
+    return ImageUpload(
+        data=data,
+        filename=clean_filename(options.filename),
+        model_type=spec.id,
+        scale=options.scale or spec.default_scale,
+        output_width=options.output_width,
+        output_height=options.output_height,
+        face_enhance=options.face_enhance,
+        output_format=options.output_format,
+    )
+
+
+def _validate(model: type[ImageOptions], data: Any) -> ImageOptions:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # Same 400 "Campo inválido '<field>'" body as every other validated route.
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+async def read_upload(request: Request) -> ImageUpload:
+    """The request's image bytes (not yet checked to be an image) and validated options."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await _from_multipart(request)
+    if content_type in ("application/json", ""):
+        return await _from_json(request)
+    raise UnsupportedFormat(
+        f"Content-Type no soportado: {content_type!r}; use application/json o multipart/form-data"
+    )
+
+
+async def _from_json(request: Request) -> ImageUpload:
+    body = await request.body()
+    if not body:
+        raise InvalidInput("Cuerpo JSON requerido con image_base64")
+    try:
+        data = ImageJson.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    del body
+    # A bad model is refused before megabytes of base64 are decoded (InvalidInput naming
+    # model_type and the allowed values).
+    spec = get_model(data.model_type)
+    raw = await asyncio.to_thread(decode_base64, data.image_base64)
+    return _upload(raw, data, spec)
+
+
+def decode_base64(text: str) -> bytes:
+    """Standard base64, optionally as a data URL and with line breaks; 400 otherwise."""
+    text = _DATA_URL.sub("", text.strip(), count=1)
+    try:
+        raw = base64.b64decode(_WHITESPACE.sub("", text), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(INVALID_DATA) from None
+    if not raw:
+        raise InvalidInput(INVALID_DATA)
+    return raw
+
+
+async def _from_multipart(request: Request) -> ImageUpload:
+    # Starlette spools each file part to a temporary file past 1 MiB while parsing.
+    form = await request.form(max_files=1, max_fields=16)
+    try:
+        upload = next((v for k in FILE_FIELDS if isinstance(v := form.get(k), UploadFile)), None)
+        if upload is None:
+            raise InvalidInput("Falta el archivo de imagen: campo 'file' (o 'image')")
+        fields: dict[str, Any] = {
+            k: v for k, v in form.items() if isinstance(v, str) and k not in FILE_FIELDS
+        }
+        if not fields.get("filename") and upload.filename:
+            fields["filename"] = upload.filename
+        options = _validate(ImageOptions, fields)
+        spec = get_model(options.model_type)
+        raw = await upload.read()
+        if not raw:
+            raise InvalidInput(INVALID_DATA)
+        return _upload(raw, options, spec)
+    finally:
+        await form.close()

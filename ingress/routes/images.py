@@ -1,0 +1,169 @@
+"""The manual's "Procesamiento de Imágenes" endpoints, plus downloads for real-size files.
+
+``POST /api/images/enhance`` checks and stores the image, publishes it to the upscale queue
+and waits for the worker up to ``IMAGE_WAIT_SECONDS``: 201 with the result, 500 with the
+worker's error, or 202 with the image as it stands (the client then polls ``GET
+/api/images/{id}``). Every object route answers the same 404 for a missing, malformed or
+someone else's id (``load_owned``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi import status as http_status
+from fastapi.responses import Response, StreamingResponse
+
+from common.errors import Conflict, NotFound, ProcessingError
+from common.runtime import Runtime
+from ingress.auth.current import AuthUser, CurrentUser
+from ingress.deps import RuntimeDep
+from ingress.downloads import large_json, stream_blob
+from ingress.images.checks import check_image
+from ingress.images.documents import detail_view, summary_view
+from ingress.images.formats import ACCEPTED
+from ingress.images.jobs import NOT_FOUND, delete_image, full_view, submit_image, wait_for_image
+from ingress.images.upload import read_upload
+from ingress.ownership import load_owned
+
+router = APIRouter(prefix="/api/images", tags=["images"])
+
+COMPLETED = "Imagen procesada exitosamente"
+ACCEPTED_LATER = (
+    "Imagen recibida, procesamiento en curso. Consulte el estado con GET /api/images/{id}"
+)
+DELETED = "Imagen eliminada exitosamente"
+UNKNOWN_FAILURE = "Error procesando imagen: error desconocido"
+_EXTENSION = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+
+_OPTION_FIELDS: dict[str, Any] = {
+    "filename": {"type": "string", "description": "Nombre original del archivo"},
+    "model_type": {"type": "string", "default": "general_x4"},
+    "scale": {"type": "integer", "minimum": 1, "maximum": 4},
+    "output_width": {"type": "integer", "minimum": 1},
+    "output_height": {"type": "integer", "minimum": 1},
+    "face_enhance": {"type": "boolean", "default": False},
+    "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"], "default": "png"},
+}
+_ENHANCE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image_base64"],
+                    "properties": {"image_base64": {"type": "string"}, **_OPTION_FIELDS},
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **_OPTION_FIELDS,
+                    },
+                }
+            },
+        },
+    }
+}
+
+StatusFilter = Literal["pending", "processing", "completed", "failed"]
+
+
+async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[str, Any]:
+    # The upload's bytes live only in this frame, so they are freed before the wait.
+    upload = await read_upload(request)
+    checked = await check_image(upload, runtime.settings)
+    return await submit_image(runtime, user, upload, checked)
+
+
+@router.post("/enhance", status_code=http_status.HTTP_201_CREATED, openapi_extra=_ENHANCE_BODY)
+async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    submitted = await _accept(request, user, runtime)
+    doc = await wait_for_image(
+        runtime, submitted["_id"], runtime.settings.image_wait_seconds, request.is_disconnected
+    )
+    if doc is None:  # deleted by its owner while we waited
+        raise NotFound(NOT_FOUND)
+    if doc["status"] == "failed":
+        raise ProcessingError(doc.get("error_message") or UNKNOWN_FAILURE)
+    view = await full_view(runtime, doc)
+    if doc["status"] == "completed":
+        return await large_json({"message": COMPLETED, "image": view}, 201)
+    return await large_json({"message": ACCEPTED_LATER, "image": view}, 202)
+
+
+@router.get("")
+async def list_images(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 10,
+    status: StatusFilter | None = None,
+) -> dict[str, Any]:
+    query: dict[str, Any] = {"user_id": user.id}
+    if status is not None:
+        query["status"] = status
+    images = runtime.store.images
+    total, docs = await asyncio.gather(
+        images.count_documents(query),
+        images.find(query)
+        .sort([("created_at", -1), ("_id", -1)])
+        .skip((page - 1) * per_page)
+        .limit(per_page)
+        .to_list(),
+    )
+    return {
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "images": [summary_view(doc) for doc in docs],
+    }
+
+
+@router.get("/{image_id}")
+async def get_image(
+    image_id: str, user: CurrentUser, runtime: RuntimeDep, include_base64: bool = True
+) -> Response:
+    doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
+    view = await full_view(runtime, doc) if include_base64 else detail_view(doc, None)
+    return await large_json({"image": view})
+
+
+@router.delete("/{image_id}")
+async def delete(image_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
+    doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND, {"_id": 1})
+    await delete_image(runtime, user, doc["_id"])
+    return {"message": DELETED}
+
+
+@router.get("/{image_id}/original")
+async def download_original(
+    image_id: str, user: CurrentUser, runtime: RuntimeDep
+) -> StreamingResponse:
+    doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
+    return await stream_blob(
+        runtime,
+        doc["original_blob"],
+        doc["original_filename"],
+        doc.get("original_content_type"),
+        NOT_FOUND,
+    )
+
+
+@router.get("/{image_id}/enhanced")
+async def download_enhanced(
+    image_id: str, user: CurrentUser, runtime: RuntimeDep
+) -> StreamingResponse:
+    doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
+    if doc["status"] != "completed" or not doc.get("enhanced_blob"):
+        raise Conflict(f"La imagen mejorada aún no está disponible (estado: {doc['status']})")
+    fmt = doc.get("output_format") or "png"
+    name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.{_EXTENSION[fmt]}"
+    return await stream_blob(runtime, doc["enhanced_blob"], name, ACCEPTED[fmt], NOT_FOUND)
