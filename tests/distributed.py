@@ -28,11 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def distributed_env(mongo_url: str, db_name: str, namespace: str, data_dir: Path,
                     **overrides: str) -> dict[str, str]:
     """The environment every process of one deployment shares."""
-    return dict(
+    env = dict(
         os.environ, MONGO_URL=mongo_url, MONGO_DB=db_name, AMQP_URL=AMQP_URL,
         BUS_NAMESPACE=namespace, JWT_SECRET_KEY="k" * 40, DATA_DIR=str(data_dir),
-        USE_GPU="FALSE", LOG_LEVEL="INFO", **overrides,
+        USE_GPU="FALSE", LOG_LEVEL="INFO",
     )
+    env.update(overrides)
+    return env
 
 
 class Deployment:

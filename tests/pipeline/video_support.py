@@ -133,7 +133,9 @@ def anime_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @asynccontextmanager
 async def running_stages(store: Store, settings: Settings, stages: list[Stage],
                          bus: MemoryBus | None = None) -> AsyncIterator[Runtime]:
-    """The given stages consuming an in-process bus (shared with the caller via ``bus``)."""
+    """The given stages consuming an in-process bus (shared with the caller via ``bus``, who
+    then closes it; a bus made here is closed here, so no consumer task outlives the test)."""
+    owned = bus is None
     bus = bus or MemoryBus(delivery_limit=settings.bus_delivery_limit)
     runtime = Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40,
                       embedded=True)
@@ -142,3 +144,5 @@ async def running_stages(store: Store, settings: Settings, stages: list[Stage],
         yield runtime
     finally:
         await stop_stages(workers)
+        if owned:
+            await bus.close()
