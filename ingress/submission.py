@@ -19,6 +19,7 @@ from common.bus.port import Bus
 from common.contracts import Message
 from common.errors import PublishError, ServiceUnavailable
 from common.messaging import publish
+from common.store.blobs import BlobStore
 from common.store.jobs import transition
 
 log = logging.getLogger(__name__)
@@ -47,3 +48,27 @@ async def submit_job(
         )
         raise ServiceUnavailable(UNAVAILABLE) from exc
     return job_id
+
+
+async def submit_stored_job(
+    blobs: BlobStore,
+    jobs: AsyncCollection[dict[str, Any]],
+    bus: Bus,
+    document: dict[str, Any],
+    message_for: Callable[[ObjectId], Message],
+    *,
+    failed_status: str,
+) -> ObjectId:
+    """``submit_job`` for a document (with its ``_id``) whose original is already stored.
+
+    When only the publish failed, the document exists (in ``failed_status``) and keeps its
+    original, so the user sees what failed; when the document never got in, nothing refers to
+    the blob ``document["original_blob"]`` and it is removed: no orphan is left.
+    """
+    try:
+        return await submit_job(jobs, bus, document, message_for, failed_status=failed_status)
+    except BaseException:
+        blob = document["original_blob"]
+        if await jobs.find_one({"_id": document["_id"], "original_blob": blob}, {"_id": 1}) is None:
+            await blobs.delete(blob)
+        raise

@@ -8,21 +8,36 @@ started has reported a heartbeat.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.common.bus.support import AMQP_URL
+from tests.common.bus.support import AMQP_URL, delete_namespace, rabbitmq_reachable
 from tests.embedded import MANUAL_URL, free_port
+from tests.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A fresh broker namespace, deleted afterwards (skips locally, fails under CI, without
+    RabbitMQ). Sync: the deployments these tests drive are sync too."""
+    if not asyncio.run(rabbitmq_reachable()):
+        unavailable("RabbitMQ")
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    asyncio.run(delete_namespace(name))
 
 
 def distributed_env(mongo_url: str, db_name: str, namespace: str, data_dir: Path,

@@ -6,6 +6,7 @@ the tests substitute only that address (and the manual's placeholder values).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -111,3 +113,10 @@ def manual_code_blocks(language: str, heading: str) -> list[str]:
             elif inside and marks <= level:
                 break
     return blocks
+
+
+def manual_models() -> list[dict[str, Any]]:
+    """The model entries the manual prints under "Listar Modelos Disponibles", as parsed JSON."""
+    (example,) = manual_code_blocks("json", "#### Listar Modelos Disponibles")
+    models: list[dict[str, Any]] = json.loads(example)["models"]
+    return models

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,29 +16,16 @@ import pytest
 
 from common.bus import RabbitBus
 from common.contracts import ChunkReady, encode
-from tests.common.bus.support import AMQP_URL, delete_namespace, rabbitmq_reachable
-from tests.services import unavailable
+from tests.common.bus.support import AMQP_URL
+from tests.distributed import namespace
+from tests.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("ingress", "pipeline.decode", "pipeline.upscale", "pipeline.encode")
 OID = "65f0c0ffee0123456789abcd"
+__all__ = ["namespace"]  # the fixture, imported so pytest finds it here
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    if not asyncio.run(rabbitmq_reachable()):
-        unavailable("RabbitMQ")
-    name = f"test-{uuid.uuid4().hex[:10]}"
-    yield name
-    asyncio.run(delete_namespace(name))
 
 
 def _dead_letters(namespace: str) -> list[str]:
@@ -58,7 +43,7 @@ def _dead_letters(namespace: str) -> list[str]:
 def test_api_and_stages_run_as_separate_processes(
     mongo_url: str, namespace: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         MONGO_URL=mongo_url,

@@ -7,11 +7,9 @@ is computed and stored exactly once, by the replacement.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,25 +18,14 @@ import pytest
 from pymongo import MongoClient
 
 from common.store.blobs import BUCKET
-from tests.common.bus.support import delete_namespace, rabbitmq_reachable
-from tests.distributed import distributed_env, distributed_service
+from tests.distributed import distributed_env, distributed_service, namespace
 from tests.image_models import OFFLINE_WEIGHTS, image_models
 from tests.image_samples import b64, open_image, photo
-from tests.services import unavailable
 
-__all__ = ["image_models"]  # the session fixture, imported so pytest finds it here
+__all__ = ["image_models", "namespace"]  # fixtures, imported so pytest finds them here
 
 pytestmark = pytest.mark.rabbitmq
 ACCOUNT = {"username": "kim", "email": "kim@ejemplo.com", "password": "mipassword123"}
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    if not asyncio.run(rabbitmq_reachable()):
-        unavailable("RabbitMQ")
-    name = f"test-{uuid.uuid4().hex[:10]}"
-    yield name
-    asyncio.run(delete_namespace(name))
 
 
 def _processing(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, object]]:

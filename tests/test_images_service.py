@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import subprocess
 import sys
 import uuid
@@ -27,7 +26,7 @@ import pytest
 
 from tests.common.bus.support import delete_namespace, rabbitmq_reachable
 from tests.distributed import distributed_env, distributed_service
-from tests.embedded import embedded_service, manual_code_blocks
+from tests.embedded import embedded_service, manual_code_blocks, manual_models
 from tests.image_models import MISSING_MODEL, OFFLINE_WEIGHTS, image_models
 from tests.image_samples import (
     b64,
@@ -144,13 +143,8 @@ def test_models_are_listed_without_auth(http: httpx.Client) -> None:
     assert body["total"] == 5 == len(body["models"])
     assert [m["id"] for m in body["models"]] == [
         "general_x4", "general_x2", "anime", "anime_video", "general_v3"]
-    (example,) = [b for b in _manual_json("#### Listar Modelos Disponibles")]
-    for documented in example["models"]:
+    for documented in manual_models():
         assert documented in body["models"]
-
-
-def _manual_json(heading: str) -> list[dict[str, Any]]:
-    return [json.loads(block) for block in manual_code_blocks("json", heading)]
 
 
 def test_the_manuals_python_image_example_runs_verbatim(

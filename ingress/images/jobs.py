@@ -24,7 +24,7 @@ from ingress.downloads import blob_base64
 from ingress.images.checks import CheckedImage
 from ingress.images.documents import detail_view, new_image_document, original_filename
 from ingress.images.upload import ImageUpload
-from ingress.submission import submit_job
+from ingress.submission import submit_stored_job
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +64,8 @@ async def submit_image(
             output_format=upload.output_format,
         )
 
-    try:
-        await submit_job(store.images, runtime.bus, doc, message, failed_status="failed")
-    except BaseException:
-        # The document exists (status "failed") when only the publish failed; it keeps its
-        # original so the user sees what failed. Otherwise nothing refers to the blob.
-        if await store.images.find_one({"_id": image_id}, {"_id": 1}) is None:
-            await store.blobs.delete(blob_id)
-        raise
+    await submit_stored_job(store.blobs, store.images, runtime.bus, doc, message,
+                            failed_status="failed")
     log.info(
         "image %s accepted: %s %dx%d, model %s x%d, output %dx%d %s",
         image_id,

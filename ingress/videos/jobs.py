@@ -22,7 +22,7 @@ from common.errors import NotFound
 from common.media.probe import VideoLimits, probe_video
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
-from ingress.submission import submit_job
+from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
 from ingress.videos.upload import StagedVideo
 
@@ -76,14 +76,8 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
             face_enhance=staged.face_enhance,
         )
 
-    try:
-        await submit_job(store.videos, runtime.bus, doc, message, failed_status="error")
-    except BaseException:
-        # The document exists (status "error") when only the publish failed; it keeps its
-        # original so the user sees what failed. Otherwise nothing refers to the blob.
-        if await store.videos.find_one({"_id": video_id}, {"_id": 1}) is None:
-            await store.blobs.delete(blob_id)
-        raise
+    await submit_stored_job(store.blobs, store.videos, runtime.bus, doc, message,
+                            failed_status="error")
     log.info(
         "video %s accepted: %d frames %dx%d at %s, model %s x%d",
         video_id,

@@ -5,28 +5,10 @@ from __future__ import annotations
 import httpx
 
 from pipeline.upscale.engine.registry import public_listing
+from tests.embedded import manual_models
 
-# The two entries the manual prints, exactly as printed.
-MANUAL_ENTRIES = [
-    {
-        "id": "general_x4",
-        "name": "RealESRGAN_x4plus",
-        "description": "Modelo general para fotos reales - Alta calidad, escala 4x",
-        "default_scale": 4,
-        "supported_scales": [4],
-        "use_case": "Fotos reales, retratos, paisajes - Alta calidad",
-        "recommended_for": ["fotografías", "retratos", "paisajes", "arquitectura"],
-    },
-    {
-        "id": "anime",
-        "name": "RealESRGAN_x4plus_anime_6B",
-        "description": "Optimizado para anime e ilustraciones - Más rápido",
-        "default_scale": 4,
-        "supported_scales": [4],
-        "use_case": "Anime, manga, ilustraciones, arte digital",
-        "recommended_for": ["anime", "manga", "ilustraciones", "arte digital", "comics"],
-    },
-]
+# The two entries the manual prints, exactly as printed (parsed from the manual).
+MANUAL_ENTRIES = manual_models()
 # The manual's table: model_type → (name, default scale).
 MANUAL_TABLE = {
     "general_x4": ("RealESRGAN_x4plus", 4),

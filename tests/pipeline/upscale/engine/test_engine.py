@@ -21,28 +21,10 @@ from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import NcnnFormatError, convert, ncnn_files
 from pipeline.upscale.engine.registry import MODELS, get_model, public_listing
 from pipeline.upscale.engine.sizing import target_size
+from tests.embedded import manual_models
 from tests.pipeline.upscale.engine.conftest import png_bytes, psnr, random_state_dict
 
-MANUAL_ENTRIES = [
-    {
-        "id": "general_x4",
-        "name": "RealESRGAN_x4plus",
-        "description": "Modelo general para fotos reales - Alta calidad, escala 4x",
-        "default_scale": 4,
-        "supported_scales": [4],
-        "use_case": "Fotos reales, retratos, paisajes - Alta calidad",
-        "recommended_for": ["fotografías", "retratos", "paisajes", "arquitectura"],
-    },
-    {
-        "id": "anime",
-        "name": "RealESRGAN_x4plus_anime_6B",
-        "description": "Optimizado para anime e ilustraciones - Más rápido",
-        "default_scale": 4,
-        "supported_scales": [4],
-        "use_case": "Anime, manga, ilustraciones, arte digital",
-        "recommended_for": ["anime", "manga", "ilustraciones", "arte digital", "comics"],
-    },
-]
+MANUAL_ENTRIES = manual_models()
 
 
 def test_listing_has_the_manuals_models_and_texts() -> None:
