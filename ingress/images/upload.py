@@ -10,19 +10,14 @@ validated before the image is decoded, so a bad field costs nothing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from starlette.datastructures import UploadFile
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from common.errors import InvalidInput, UnsupportedFormat
+from common.errors import InvalidInput
+from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
 from pipeline.upscale.engine.registry import DEFAULT_MODEL, ModelSpec, get_model
 
 INVALID_DATA = "Datos de imagen inválidos"
@@ -31,8 +26,6 @@ OutputFormat = Literal["png", "jpeg", "webp"]
 # Keeps sizes within int32 and within float range for the aspect-ratio arithmetic; the
 # output pixel budget refuses anything near it anyway.
 _MAX_DIMENSION = 2**31 - 1
-_DATA_URL = re.compile(r"^data:[^,;]*;base64,", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
 
 Dimension = Annotated[int | None, Field(ge=1, le=_MAX_DIMENSION)]
 
@@ -86,7 +79,7 @@ def clean_filename(raw: str | None) -> str | None:
     """The base name of ``raw`` (no directories, either separator); None if nothing is left."""
     if raw is None:
         return None
-    name = PureWindowsPath(PurePosixPath(raw.strip()).name).name.strip()
+    name = base_name(raw)
     return name if name not in ("", ".", "..") else None
 
 
@@ -103,71 +96,35 @@ def _upload(data: bytes, options: ImageOptions, spec: ModelSpec) -> ImageUpload:
     )
 
 
-def _validate(model: type[ImageOptions], data: Any) -> ImageOptions:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        # Same 400 "Campo inválido '<field>'" body as every other validated route.
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-
-
 async def read_upload(request: Request) -> ImageUpload:
     """The request's image bytes (not yet checked to be an image) and validated options."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
+    if body_kind(request) == "multipart":
         return await _from_multipart(request)
-    if content_type in ("application/json", ""):
-        return await _from_json(request)
-    raise UnsupportedFormat(
-        f"Content-Type no soportado: {content_type!r}; use application/json o multipart/form-data"
-    )
+    return await _from_json(request)
 
 
 async def _from_json(request: Request) -> ImageUpload:
     body = await request.body()
     if not body:
         raise InvalidInput("Cuerpo JSON requerido con image_base64")
-    try:
-        data = ImageJson.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+    data = validate_json(ImageJson, body)
     del body
     # A bad model is refused before megabytes of base64 are decoded (InvalidInput naming
     # model_type and the allowed values).
     spec = get_model(data.model_type)
-    raw = await asyncio.to_thread(decode_base64, data.image_base64)
+    raw = await asyncio.to_thread(
+        decode_base64, data.image_base64, invalid=INVALID_DATA, empty=INVALID_DATA
+    )
     return _upload(raw, data, spec)
 
 
-def decode_base64(text: str) -> bytes:
-    """Standard base64, optionally as a data URL and with line breaks; 400 otherwise."""
-    text = _DATA_URL.sub("", text.strip(), count=1)
-    try:
-        raw = base64.b64decode(_WHITESPACE.sub("", text), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(INVALID_DATA) from None
-    if not raw:
-        raise InvalidInput(INVALID_DATA)
-    return raw
-
-
 async def _from_multipart(request: Request) -> ImageUpload:
-    # Starlette spools each file part to a temporary file past 1 MiB while parsing.
-    form = await request.form(max_files=1, max_fields=16)
-    try:
-        upload = next((v for k in FILE_FIELDS if isinstance(v := form.get(k), UploadFile)), None)
+    async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de imagen: campo 'file' (o 'image')")
-        fields: dict[str, Any] = {
-            k: v for k, v in form.items() if isinstance(v, str) and k not in FILE_FIELDS
-        }
-        if not fields.get("filename") and upload.filename:
-            fields["filename"] = upload.filename
-        options = _validate(ImageOptions, fields)
+        options = validate(ImageOptions, fields)
         spec = get_model(options.model_type)
         raw = await upload.read()
         if not raw:
             raise InvalidInput(INVALID_DATA)
         return _upload(raw, options, spec)
-    finally:
-        await form.close()

@@ -28,6 +28,7 @@ from ingress.images.formats import ACCEPTED
 from ingress.images.jobs import NOT_FOUND, delete_image, full_view, submit_image, wait_for_image
 from ingress.images.upload import read_upload
 from ingress.ownership import load_owned
+from ingress.uploads import enhance_body
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -48,30 +49,7 @@ _OPTION_FIELDS: dict[str, Any] = {
     "face_enhance": {"type": "boolean", "default": False},
     "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"], "default": "png"},
 }
-_ENHANCE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image_base64"],
-                    "properties": {"image_base64": {"type": "string"}, **_OPTION_FIELDS},
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        **_OPTION_FIELDS,
-                    },
-                }
-            },
-        },
-    }
-}
+_ENHANCE_BODY = enhance_body("image_base64", _OPTION_FIELDS)
 
 StatusFilter = Literal["pending", "processing", "completed", "failed"]
 

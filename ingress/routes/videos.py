@@ -22,6 +22,7 @@ from ingress.auth.current import CurrentUser
 from ingress.deps import RuntimeDep
 from ingress.downloads import blob_base64, stream_blob
 from ingress.ownership import load_owned
+from ingress.uploads import enhance_body
 from ingress.videos.documents import detail_view, submitted_view, summary_view
 from ingress.videos.jobs import NOT_FOUND, delete_video, submit_video
 from ingress.videos.upload import staged_video
@@ -38,30 +39,7 @@ _OPTION_FIELDS: dict[str, Any] = {
     "scale": {"type": "integer", "minimum": 1, "maximum": 4},
     "face_enhance": {"type": "boolean", "default": False},
 }
-_ENHANCE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["video_base64", "filename"],
-                    "properties": {"video_base64": {"type": "string"}, **_OPTION_FIELDS},
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        **_OPTION_FIELDS,
-                    },
-                }
-            },
-        },
-    }
-}
+_ENHANCE_BODY = enhance_body("video_base64", _OPTION_FIELDS, required=("filename",))
 
 StatusFilter = Literal["pending", "in_progress", "completed", "error"]
 

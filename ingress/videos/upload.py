@@ -10,8 +10,6 @@ options are validated before the video is decoded, so a bad field costs nothing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import os
 import re
@@ -19,21 +17,19 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import UploadFile
 
-from common.errors import InvalidInput, UnsupportedFormat
+from common.errors import InvalidInput
+from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
 from pipeline.upscale.engine.registry import DEFAULT_MODEL, get_model
 
 FILE_FIELDS = ("file", "video")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
-_DATA_URL = re.compile(r"^data:[^,;]*;base64,", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
 _COPY_BUFFER = 1024 * 1024
 
 
@@ -71,21 +67,13 @@ class StagedVideo:
 
 def clean_filename(raw: str) -> tuple[str, str]:
     """The base name of ``raw`` (no directories) and its extension; 400 without one."""
-    name = PureWindowsPath(PurePosixPath(raw.strip()).name).name.strip()
+    name = base_name(raw)
     extension = PurePosixPath(name).suffix
     if not _EXTENSION.match(extension):
         raise InvalidInput(
             f"filename debe incluir una extensión válida (ej. mi_video.mp4): {raw!r}"
         )
     return name, extension.lower()
-
-
-def _validate(model: type[VideoOptions], data: Any) -> VideoOptions:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        # Same 400 "Campo inválido '<field>'" body as every other validated route.
-        raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 def _resolve(options: VideoOptions) -> tuple[str, str, str, int]:
@@ -97,20 +85,15 @@ def _resolve(options: VideoOptions) -> tuple[str, str, str, int]:
 @contextlib.asynccontextmanager
 async def staged_video(request: Request) -> AsyncIterator[StagedVideo]:
     """The request's video in a temp file (removed on exit) with its validated options."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = body_kind(request)
     fd, tmp = tempfile.mkstemp(prefix="video-upload-")
     os.close(fd)
     path = Path(tmp)
     try:
-        if content_type == "multipart/form-data":
+        if kind == "multipart":
             staged = await _from_multipart(request, path)
-        elif content_type in ("application/json", ""):
-            staged = await _from_json(request, path)
         else:
-            raise UnsupportedFormat(
-                f"Content-Type no soportado: {content_type!r}; use application/json "
-                "o multipart/form-data"
-            )
+            staged = await _from_json(request, path)
         yield staged
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -118,12 +101,9 @@ async def staged_video(request: Request) -> AsyncIterator[StagedVideo]:
 
 async def _from_json(request: Request, path: Path) -> StagedVideo:
     body = await request.body()
-    try:
-        data = VideoJson.model_validate_json(body) if body else None
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-    if data is None:
+    if not body:
         raise InvalidInput("Cuerpo JSON requerido con video_base64 y filename")
+    data = validate_json(VideoJson, body)
     del body
     name, extension, model_type, scale = _resolve(data)
     await asyncio.to_thread(_write_base64, data.video_base64, path)
@@ -131,38 +111,22 @@ async def _from_json(request: Request, path: Path) -> StagedVideo:
 
 
 def _write_base64(text: str, path: Path) -> None:
-    text = _DATA_URL.sub("", text.strip(), count=1)
-    if not text:
-        raise InvalidInput("video_base64 está vacío")
-    try:
-        raw = base64.b64decode(_WHITESPACE.sub("", text), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("video_base64 no es base64 válido") from None
-    if not raw:
-        raise InvalidInput("video_base64 está vacío")
+    raw = decode_base64(
+        text, invalid="video_base64 no es base64 válido", empty="video_base64 está vacío"
+    )
     path.write_bytes(raw)
 
 
 async def _from_multipart(request: Request, path: Path) -> StagedVideo:
-    # Starlette spools each file part to a temporary file past 1 MiB while parsing.
-    form = await request.form(max_files=1, max_fields=16)
-    try:
-        upload = next((v for k in FILE_FIELDS if isinstance(v := form.get(k), UploadFile)), None)
+    async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de video: campo 'file' (o 'video')")
-        fields: dict[str, Any] = {
-            k: v for k, v in form.items() if isinstance(v, str) and k not in FILE_FIELDS
-        }
-        if not fields.get("filename") and upload.filename:
-            fields["filename"] = upload.filename
-        options = _validate(VideoOptions, fields)
+        options = validate(VideoOptions, fields)
         name, extension, model_type, scale = _resolve(options)
         size = await asyncio.to_thread(_copy_upload, upload, path)
         if size == 0:
             raise InvalidInput("El archivo de video está vacío")
         return StagedVideo(path, name, extension, model_type, scale, options.face_enhance)
-    finally:
-        await form.close()
 
 
 def _copy_upload(upload: UploadFile, path: Path) -> int:
