@@ -9,11 +9,10 @@ someone else's id (``load_owned``).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi import status as http_status
 from fastapi.responses import Response, StreamingResponse
 
@@ -27,6 +26,7 @@ from ingress.images.documents import detail_view, summary_view
 from ingress.images.formats import ACCEPTED
 from ingress.images.jobs import NOT_FOUND, delete_image, full_view, submit_image, wait_for_image
 from ingress.images.upload import read_upload
+from ingress.listing import Page, PerPage, owned_page
 from ingress.ownership import load_owned
 from ingress.uploads import enhance_body
 
@@ -81,22 +81,11 @@ async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> R
 async def list_images(
     user: CurrentUser,
     runtime: RuntimeDep,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: Page = 1,
+    per_page: PerPage = 10,
     status: StatusFilter | None = None,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {"user_id": user.id}
-    if status is not None:
-        query["status"] = status
-    images = runtime.store.images
-    total, docs = await asyncio.gather(
-        images.count_documents(query),
-        images.find(query)
-        .sort([("created_at", -1), ("_id", -1)])
-        .skip((page - 1) * per_page)
-        .limit(per_page)
-        .to_list(),
-    )
+    total, docs = await owned_page(runtime.store.images, user, status, page, per_page)
     return {
         "total": total,
         "page": page,

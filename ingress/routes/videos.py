@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi import status as http_status
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -21,6 +21,7 @@ from common.store.ids import utcnow
 from ingress.auth.current import CurrentUser
 from ingress.deps import RuntimeDep
 from ingress.downloads import blob_base64, stream_blob
+from ingress.listing import Page, PerPage, owned_page
 from ingress.ownership import load_owned
 from ingress.uploads import enhance_body
 from ingress.videos.documents import detail_view, submitted_view, summary_view
@@ -58,22 +59,11 @@ async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> J
 async def list_videos(
     user: CurrentUser,
     runtime: RuntimeDep,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: Page = 1,
+    per_page: PerPage = 10,
     status: StatusFilter | None = None,
 ) -> dict[str, Any]:
-    query: dict[str, Any] = {"user_id": user.id}
-    if status is not None:
-        query["status"] = status
-    videos = runtime.store.videos
-    total, docs = await asyncio.gather(
-        videos.count_documents(query),
-        videos.find(query, {"done": 0})
-        .sort([("created_at", -1), ("_id", -1)])
-        .skip((page - 1) * per_page)
-        .limit(per_page)
-        .to_list(),
-    )
+    total, docs = await owned_page(runtime.store.videos, user, status, page, per_page, {"done": 0})
     now = utcnow()
     return {
         "total": total,
