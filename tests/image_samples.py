@@ -56,17 +56,18 @@ def truncated_jpeg() -> bytes:
     return whole[: len(whole) // 2]
 
 
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def png_header_claiming(width: int, height: int) -> bytes:
     """A well-formed PNG (valid signature and CRCs) that claims ``width``×``height`` pixels
-    but carries a few bytes of image data: the decompression-bomb shape."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
+    but carries a few bytes of image data: the decompression-bomb shape. Decoding it would
+    fail, so a 413 for it proves the header alone decided."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
+            + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + png_chunk(b"IEND", b""))
 
 
 def open_image(raw: bytes) -> Image.Image:

@@ -7,10 +7,7 @@ test needs a finished image it writes the result the way the worker does (``comp
 
 from __future__ import annotations
 
-import base64
 import io
-import struct
-import zlib
 from typing import Any
 
 import httpx
@@ -20,21 +17,12 @@ from PIL import Image
 
 from common.runtime import Runtime
 from common.store.ids import utcnow
+from tests.image_samples import b64, encode, png_chunk
 from tests.ingress.conftest import SignedUp
 
 ENHANCE = "/api/images/enhance"
 INVALID = {"error": "Datos de imagen inválidos"}
 NOT_FOUND = {"error": "Imagen no encontrada"}
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 def picture(width: int, height: int, fmt: str = "PNG", mode: str = "RGB", **options: Any) -> bytes:
@@ -65,10 +53,6 @@ def with_orientation(width: int, height: int, orientation: int, fmt: str = "JPEG
     return picture(width, height, fmt, exif=exif.tobytes())
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
 def png_with_late_exif(width: int, height: int, orientation: int) -> bytes:
     """A PNG whose ``eXIf`` chunk comes after the image data (legal; Pillow's lazy open
     stops before it)."""
@@ -77,19 +61,8 @@ def png_with_late_exif(width: int, height: int, orientation: int) -> bytes:
     exif[0x0112] = orientation
     body = exif.tobytes()
     end = png.rindex(b"IEND") - 4  # the IEND chunk's length field
-    return png[:end] + _chunk(b"eXIf", body[6:] if body.startswith(b"Exif") else body) + png[end:]
-
-
-def png_header_claiming(width: int, height: int) -> bytes:
-    """A well-formed PNG (valid CRCs) claiming ``width``×``height`` over a few bytes of data:
-    decoding it would fail, so a 413 for it proves the header alone decided."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + _chunk(b"IEND", b"")
-    )
+    payload = body[6:] if body.startswith(b"Exif") else body
+    return png[:end] + png_chunk(b"eXIf", payload) + png[end:]
 
 
 async def submit(

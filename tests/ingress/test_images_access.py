@@ -13,15 +13,9 @@ from bson import ObjectId
 from common.runtime import Runtime
 from common.settings import Settings
 from ingress.images.documents import BASE64_FIELDS, FIELDS
+from tests.image_samples import b64
 from tests.ingress.conftest import SignedUp, SignUp, make_settings
-from tests.ingress.image_files import (
-    NOT_FOUND,
-    b64,
-    complete,
-    fail,
-    picture,
-    submitted_id,
-)
+from tests.ingress.image_files import NOT_FOUND, complete, fail, picture, submitted_id
 
 SUMMARY_FIELDS = tuple(name for name in FIELDS if name not in BASE64_FIELDS)
 

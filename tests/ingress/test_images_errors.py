@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from common.runtime import Runtime
+from tests.image_samples import b64, encode
 from tests.ingress.conftest import SignedUp
-from tests.ingress.image_files import ENHANCE, INVALID, b64, encode, picture, submit
+from tests.ingress.image_files import ENHANCE, INVALID, picture, submit
 
 GIF = encode(Image.new("P", (16, 16)), "GIF")
 # HEIC needs a codec Pillow lacks; the ftyp box is all the sniffing reads.

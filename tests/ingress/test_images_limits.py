@@ -12,13 +12,12 @@ from bson import ObjectId
 
 from common.runtime import Runtime
 from common.settings import Settings
+from tests.image_samples import b64, png_header_claiming
 from tests.ingress.conftest import SignedUp, make_settings
 from tests.ingress.image_files import (
     ENHANCE,
-    b64,
     noise_png,
     picture,
-    png_header_claiming,
     png_with_late_exif,
     submit,
     with_orientation,

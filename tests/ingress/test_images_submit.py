@@ -16,8 +16,9 @@ from common.contracts import ImageJobSubmitted, decode
 from common.runtime import Runtime
 from common.settings import Settings
 from ingress.images.documents import FIELDS
+from tests.image_samples import b64
 from tests.ingress.conftest import SignedUp, make_settings
-from tests.ingress.image_files import ENHANCE, b64, picture, submit
+from tests.ingress.image_files import ENHANCE, picture, submit
 
 PENDING = "Imagen recibida, procesamiento en curso. Consulte el estado con GET /api/images/{id}"
 DOCUMENT_FIELDS = {

@@ -20,8 +20,9 @@ from common.contracts import ImageJobSubmitted, decode
 from common.runtime import Runtime
 from common.settings import Settings
 from ingress.images.documents import FIELDS
+from tests.image_samples import b64
 from tests.ingress.conftest import SignedUp, make_settings
-from tests.ingress.image_files import b64, complete, fail, picture, submit
+from tests.ingress.image_files import complete, fail, picture, submit
 
 WAIT = 1.0
 Outcome = Callable[[Runtime, str], Awaitable[object]]
