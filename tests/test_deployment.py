@@ -2,7 +2,7 @@
 manual's names, run entry points that exist, and the Dockerfile installs what pyproject lists.
 
 No Docker engine exists in CI. ``docker-compose config`` (Debian's docker-compose, installed by
-scripts/ensure-docker-compose.sh) validates and merges the files without one; the structural
+scripts/ensure-test-tools.sh) validates and merges the files without one; the structural
 checks read the YAML directly.
 """
 
@@ -54,7 +54,7 @@ def _compose(
 ) -> subprocess.CompletedProcess[str]:
     """``docker-compose`` in the repository with only PATH, HOME and ``env``: .env decides."""
     if shutil.which("docker-compose") is None:
-        unavailable("docker-compose (scripts/ensure-docker-compose.sh installs it)")
+        unavailable("docker-compose (scripts/ensure-test-tools.sh installs it)")
     environ = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ} | env
     command = ["docker-compose", *(a for f in files for a in ("-f", f)), *args]
     return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import subprocess
 import sys
 import uuid
@@ -165,6 +166,8 @@ def test_the_manuals_python_image_example_runs_verbatim(
 def test_the_manuals_curl_script_runs_verbatim(
     service: Running, alice: dict[str, str], tmp_path: Path
 ) -> None:
+    if shutil.which("jq") is None:
+        unavailable("jq (scripts/ensure-test-tools.sh installs it)")
     (script,) = manual_code_blocks("bash", "### cURL Script (Bash)")
     (tmp_path / "mi_imagen.jpg").write_bytes(photo(48, 27, "JPEG"))
     done = subprocess.run(["bash", "-c", service.localize(script)], cwd=tmp_path,
