@@ -19,6 +19,14 @@ ObjectIdStr = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$", description="Mongo
 BlobRef = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$", description="GridFS file id")]
 Scale = Annotated[int, Field(ge=1, le=4)]
 Dimension = Annotated[int, Field(gt=0)]
+OutputFormat = Literal["png", "jpeg", "webp"]
+# Each result format's media type and file extension: the worker stores the result under
+# them and the API serves it with them.
+OUTPUT_MEDIA: dict[str, tuple[str, str]] = {
+    "png": ("image/png", "png"),
+    "jpeg": ("image/jpeg", "jpg"),
+    "webp": ("image/webp", "webp"),
+}
 
 
 class Message(BaseModel):
@@ -48,7 +56,7 @@ class ImageJobSubmitted(Message):
     output_width: Dimension | None = None
     output_height: Dimension | None = None
     face_enhance: bool = False
-    output_format: Literal["png", "jpeg", "webp"] = "png"
+    output_format: OutputFormat = "png"
 
     def key(self) -> str:
         return f"image:{self.image_id}"

@@ -18,7 +18,6 @@ from ingress.auth.users import manual_timestamp
 from ingress.images.checks import CheckedImage
 from ingress.images.upload import ImageUpload
 
-STATUSES = ("pending", "processing", "completed", "failed")
 BASE64_FIELDS = ("original_base64", "enhanced_base64")
 # The manual's image object, in its order.
 FIELDS = (

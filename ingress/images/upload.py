@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.contracts import OutputFormat
 from common.errors import InvalidInput
 from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
 from pipeline.upscale.engine.registry import DEFAULT_MODEL, ModelSpec, get_model
 
 INVALID_DATA = "Datos de imagen inválidos"
 FILE_FIELDS = ("file", "image")
-OutputFormat = Literal["png", "jpeg", "webp"]
 # Keeps sizes within int32 and within float range for the aspect-ratio arithmetic; the
 # output pixel budget refuses anything near it anyway.
 _MAX_DIMENSION = 2**31 - 1

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi import status as http_status
 from fastapi.responses import Response, StreamingResponse
 
+from common.contracts import OUTPUT_MEDIA
 from common.errors import Conflict, NotFound, ProcessingError
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser, CurrentUser
@@ -23,7 +24,6 @@ from ingress.deps import RuntimeDep
 from ingress.downloads import large_json, stream_blob
 from ingress.images.checks import check_image
 from ingress.images.documents import detail_view, summary_view
-from ingress.images.formats import ACCEPTED
 from ingress.images.jobs import NOT_FOUND, delete_image, full_view, submit_image, wait_for_image
 from ingress.images.upload import read_upload
 from ingress.listing import Page, PerPage, owned_page
@@ -38,7 +38,6 @@ ACCEPTED_LATER = (
 )
 DELETED = "Imagen eliminada exitosamente"
 UNKNOWN_FAILURE = "Error procesando imagen: error desconocido"
-_EXTENSION = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 _OPTION_FIELDS: dict[str, Any] = {
     "filename": {"type": "string", "description": "Nombre original del archivo"},
@@ -132,5 +131,6 @@ async def download_enhanced(
     if doc["status"] != "completed" or not doc.get("enhanced_blob"):
         raise Conflict(f"La imagen mejorada aún no está disponible (estado: {doc['status']})")
     fmt = doc.get("output_format") or "png"
-    name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.{_EXTENSION[fmt]}"
-    return await stream_blob(runtime, doc["enhanced_blob"], name, ACCEPTED[fmt], NOT_FOUND)
+    content_type, extension = OUTPUT_MEDIA[fmt]
+    name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.{extension}"
+    return await stream_blob(runtime, doc["enhanced_blob"], name, content_type, NOT_FOUND)

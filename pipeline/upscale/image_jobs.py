@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from common.contracts import ImageJobSubmitted, Message
+from common.contracts import OUTPUT_MEDIA, ImageJobSubmitted, Message
 from common.errors import EnhancerError, PermanentFailure, ServiceUnavailable
 from common.store.ids import parse_object_id, utcnow
 from common.store.jobs import transition
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 ACTIVE = ("pending", "processing")
 FAILURE_PREFIX = "Error procesando imagen: "
 REASON_CHARS = 300
-CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
 def short_reason(reason: str) -> str:
@@ -111,9 +109,9 @@ async def _commit(runtime: Runtime, msg: ImageJobSubmitted, result: EnhanceResul
                   started: float) -> None:
     """Store the result and record it in one guarded update; clean up whichever side lost."""
     store = runtime.store
+    content_type, extension = OUTPUT_MEDIA[result.format]
     blob_id = await store.blobs.put(
-        result.data, filename=f"{msg.image_id}-enhanced.{EXTENSIONS[result.format]}",
-        content_type=CONTENT_TYPES[result.format],
+        result.data, filename=f"{msg.image_id}-enhanced.{extension}", content_type=content_type,
         metadata={"image_id": msg.image_id, "kind": "enhanced"})
     now = utcnow()
     fields: dict[str, Any] = {
