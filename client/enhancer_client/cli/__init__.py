@@ -1,0 +1,1 @@
+"""The ``enhancer`` command line (``app.main``)."""

@@ -1,0 +1,3 @@
+from enhancer_client.cli.app import main
+
+raise SystemExit(main())
