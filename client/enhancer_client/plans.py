@@ -159,7 +159,7 @@ def wait_video(video_id: str, route: EventsRoute, on_progress: ProgressCallback 
         except ConnectionFailed:
             now = time.monotonic()
             outage_started = outage_started or now
-            if now - outage_started > reconnect_for:
+            if now - outage_started >= reconnect_for:
                 raise
             yield Sleep(min(poll_interval * 2, 5.0))
     final: Video = yield from get("video", video_id)

@@ -108,7 +108,8 @@ class Client(core.Core):
                 try:
                     step = plan.throw(error) if error is not None else plan.send(reply)
                 except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
+                    result: T = done.value
+                    return result
                 reply, error = None, None
                 try:
                     reply = self._do(step, opened)
