@@ -17,6 +17,7 @@ from tests.client.conftest import ENHANCER, Account, Cli
 from tests.client.proxy import FlakyRelay
 from tests.common.media.clips import make_clip
 from tests.embedded import Service
+from tests.image_models import MISSING_MODEL
 from tests.ingress.video_clips import count_frames
 
 
@@ -31,6 +32,17 @@ def test_video_with_a_bar_to_the_end(cli: Cli, logged_in: Account, tmp_path: Pat
     assert "24/24 frames" in done.stderr and "100%" in done.stderr
     assert done.stdout.startswith("out.mkv  128x96  24 frames")
     assert frames_of(tmp_path / "out.mkv") == (24, 128, 96)
+
+
+def test_a_failed_video_exits_1_with_the_services_message(cli: Cli, logged_in: Account,
+                                                          tmp_path: Path) -> None:
+    make_clip(tmp_path / "clip.mp4", frames=8, gop=8)
+    failed = cli("video", "clip.mp4", "--model", MISSING_MODEL, "-o", "never.mkv")
+    assert failed.returncode == 1
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Error al procesar el video: no se pudo descargar "
+                           "RealESRGAN_x2plus.pth")
+    assert not (tmp_path / "never.mkv").exists()
 
 
 def test_submit_now_collect_later(cli: Cli, logged_in: Account, tmp_path: Path) -> None:

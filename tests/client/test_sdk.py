@@ -13,6 +13,7 @@ from enhancer_client import (
     BadRequestError,
     Client,
     Image,
+    JobFailedError,
     NotFoundError,
     Video,
 )
@@ -21,6 +22,7 @@ from PIL import Image as PILImage
 from tests.client.conftest import SERVICE_ENV, Account, register
 from tests.common.media.clips import make_clip
 from tests.embedded import Service, embedded_service
+from tests.image_models import MISSING_MODEL
 from tests.image_samples import gif, photo
 from tests.ingress.video_clips import count_frames
 
@@ -37,6 +39,16 @@ def test_unsupported_format_is_the_manuals_400(service: Service, account: Accoun
             pytest.raises(BadRequestError) as refused:
         api.enhance_image(gif(), filename="animada.png", model_type="anime_video")
     assert (refused.value.status, refused.value.message) == (400, "Formato no soportado: gif")
+
+
+def test_a_failed_job_carries_the_workers_message(service: Service, account: Account) -> None:
+    # general_x2 has no weights here and its download is refused: the worker fails the job.
+    with Client(service.url, account.email, account.password) as api, \
+            pytest.raises(JobFailedError) as failed:
+        api.enhance_image(photo(24, 24), model_type=MISSING_MODEL)
+    assert failed.value.status == 500
+    assert failed.value.message.startswith(
+        "Error procesando imagen: no se pudo descargar RealESRGAN_x2plus.pth")
 
 
 def test_image_round_trip(service: Service, account: Account, tmp_path: Path) -> None:

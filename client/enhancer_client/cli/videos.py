@@ -67,7 +67,8 @@ def follow(api: Client, video_id: str, dest: Path | None, args: argparse.Namespa
         bar.close()
         output.say(f"\ninterrupted; the job goes on on the server. resume with: {hint}")
         return output.INTERRUPTED
-    bar.close()
+    finally:
+        bar.close()  # before any message, so the bar is not drawn again after it
     target = dest or default_output(done)
     api.download(done, target)
     if args.json:
