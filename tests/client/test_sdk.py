@@ -105,8 +105,8 @@ def test_video_progress_reaches_the_end(service: Service, account: Account,
 
 def test_async_client_runs_jobs_concurrently(service: Service, account: Account) -> None:
     async def scenario() -> list[Image]:
+        # Logged in on first use: the three requests share the one login.
         async with AsyncClient(service.url, account.email, account.password) as api:
-            await api.login(account.email, account.password)
             images = await asyncio.gather(*(
                 api.enhance_image(photo(24 + 8 * i, 24), model_type="anime_video", scale=2)
                 for i in range(3)))

@@ -35,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, AuthError):
             output.say("log in again with: enhancer login")
         return output.exit_code(exc)
+    except OSError as exc:  # a file that cannot be read or written
+        output.say(f"error: {exc}")
+        return output.USAGE
     except KeyboardInterrupt:
         output.say("interrupted")
         return output.INTERRUPTED

@@ -131,6 +131,8 @@ def _enhance_one(api: Client, source: Path, dest: Path, fmt: str, args: argparse
         raise
     except (JobFailedError, ApiError, ConnectionFailed) as exc:
         return _failed(source, exc)
+    except OSError as exc:  # unreadable input, unwritable output: this file only
+        return Outcome(str(source), "failed", error=str(exc), exit_code=out.JOB_FAILED)
     return Outcome(str(source), "done", output=str(dest), id=image.id,
                    width=image.enhanced_width, height=image.enhanced_height,
                    seconds=round(time.monotonic() - started, 2))

@@ -21,7 +21,7 @@ from enhancer_client.errors import (
 
 OK = 0
 JOB_FAILED = 1  # a job failed, or the service refused an input (400, 409, 413)
-USAGE = 2  # bad arguments or missing files (argparse uses 2 as well)
+USAGE = 2  # bad arguments, files that cannot be read or written (argparse uses 2 as well)
 AUTH = 3  # not logged in, credentials refused, or the session could not be renewed
 UNAVAILABLE = 4  # the service could not be reached, failed (5xx) or asked to slow down (429)
 NOT_FOUND = 5  # no such image or video
@@ -30,7 +30,7 @@ INTERRUPTED = 130  # Ctrl-C
 EXIT_CODES_HELP = """exit codes:
   0  success
   1  a job failed, or the service refused an input (unsupported format, too large, ...)
-  2  usage error (bad arguments, missing files)
+  2  usage error (bad arguments, files that cannot be read or written)
   3  authentication: not logged in, wrong credentials, session expired
   4  service unavailable: network failure, server error (5xx), rate limited (429)
   5  not found: no such image or video

@@ -58,6 +58,9 @@ def follow(api: Client, video_id: str, dest: Path | None, args: argparse.Namespa
                           "[{elapsed}{postfix}]")
     try:
         done = api.wait(video_id, on_progress=lambda video: _draw(bar, video))
+        bar.close()  # tqdm's close is idempotent: every path below closes it first
+        target = dest or default_output(done)
+        api.download(done, target)
     except ConnectionFailed as exc:
         bar.close()
         output.say(f"error: lost the connection ({exc}); the job goes on on the server.\n"
@@ -69,8 +72,6 @@ def follow(api: Client, video_id: str, dest: Path | None, args: argparse.Namespa
         return output.INTERRUPTED
     finally:
         bar.close()  # before any message, so the bar is not drawn again after it
-    target = dest or default_output(done)
-    api.download(done, target)
     if args.json:
         output.emit_json(_public(done, target))
     else:
