@@ -162,10 +162,12 @@ def wait_video(video_id: str, route: EventsRoute, on_progress: ProgressCallback 
             if now - outage_started >= reconnect_for:
                 raise
             yield Sleep(min(poll_interval * 2, 5.0))
-    final: Video = yield from get("video", video_id)
+    final = tracker.video
+    if route.available:  # events carry only the progress fields: read the whole object
+        final = yield from get("video", video_id)
+        tracker.report(final)
     if final.status == "error":
         raise JobFailedError(final.error_message or "error", job=final)
-    tracker.report(final)
     return final
 
 
