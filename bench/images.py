@@ -44,9 +44,9 @@ import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from common.models import MODELS  # noqa: E402
 from pipeline.upscale.engine.engine import Enhancer  # noqa: E402
-from pipeline.upscale.engine.registry import MODELS  # noqa: E402
-from pipeline.upscale.engine.weights_cli import convert_ncnn  # noqa: E402
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
 
 ACCOUNT = {"username": "bench", "email": "bench@ejemplo.com", "password": "benchpassword1"}
 

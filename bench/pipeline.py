@@ -203,8 +203,8 @@ async def main() -> None:
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
     args.frame_size = (width, height)
-    from pipeline.upscale.engine.registry import MODELS
-    from pipeline.upscale.engine.weights_cli import convert_ncnn
+    from common.models import MODELS
+    from pipeline.upscale.engine.ncnn_convert import convert_ncnn
     from tests.common.bus.support import rabbitmq_reachable
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.errors import ConfigError
+from common.sizing import MAX_SCALE, MIN_SCALE
 
 # The manual's example value: anyone who read the manual can forge tokens signed with it.
 PLACEHOLDER_SECRETS = frozenset(
@@ -72,9 +73,10 @@ class Settings(BaseSettings):
 
     # GPU and Real-ESRGAN
     use_gpu: bool = True
-    default_scale: int = Field(4, ge=1, le=4)
-    # 0 disables tiling; "auto" (stored as -1) sizes tiles from free GPU/host memory.
-    tile_size: int = Field(512, ge=-1)
+    # The scale of a request that names none: the model's default, lowered to this.
+    default_scale: int = Field(MAX_SCALE, ge=MIN_SCALE, le=MAX_SCALE)
+    # 0 disables tiling; "auto" sizes tiles from free GPU/host memory.
+    tile_size: Annotated[int, Field(ge=0)] | Literal["auto"] = 512
     tile_pad: int = Field(10, ge=0)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
 
@@ -131,7 +133,7 @@ class Settings(BaseSettings):
     @classmethod
     def _auto_tile(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() == "auto":
-            return -1
+            return "auto"
         return value
 
     def resolved_mongo_url(self) -> str:

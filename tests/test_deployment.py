@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from pipeline.upscale.engine import weights
-from pipeline.upscale.engine.weights_cli import build_parser
+from pipeline.upscale.engine.weights.cli import build_parser
 from tests.services import unavailable
 from tests.test_entrypoints import ENTRY_POINTS
 

@@ -59,7 +59,7 @@ async def submit_image(
             image_id=str(job_id),
             user_id=str(user.id),
             original_blob=blob_id,
-            model_type=upload.model_type,  # type: ignore[arg-type]  # checked by the registry
+            model_type=upload.model_type,
             scale=upload.scale,
             output_width=upload.output_width,
             output_height=upload.output_height,

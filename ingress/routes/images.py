@@ -55,7 +55,7 @@ StatusFilter = Literal["pending", "processing", "completed", "failed"]
 
 async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[str, Any]:
     # The upload's bytes live only in this frame, so they are freed before the wait.
-    upload = await read_upload(request)
+    upload = await read_upload(request, runtime.settings.default_scale)
     checked = await check_image(upload, runtime.settings)
     return await submit_image(runtime, user, upload, checked)
 

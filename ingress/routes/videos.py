@@ -47,7 +47,7 @@ StatusFilter = Literal["pending", "in_progress", "completed", "error"]
 
 @router.post("/enhance", status_code=http_status.HTTP_202_ACCEPTED, openapi_extra=_ENHANCE_BODY)
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
-    async with staged_video(request) as staged:
+    async with staged_video(request, runtime.settings.default_scale) as staged:
         doc = await submit_video(runtime, user, staged)
     return JSONResponse(
         {"message": SUBMITTED, "video": submitted_view(doc)},

@@ -71,7 +71,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
             video_id=str(job_id),
             user_id=str(user.id),
             original_blob=blob_id,
-            model_type=staged.model_type,  # type: ignore[arg-type]  # checked by the registry
+            model_type=staged.model_type,
             scale=staged.scale,
             face_enhance=staged.face_enhance,
         )

@@ -125,6 +125,6 @@ def test_a_strong_secret_is_used_as_given(clean_env: Path) -> None:
 
 def test_tile_size_auto(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TILE_SIZE", "auto")
-    assert Settings().tile_size == -1
+    assert Settings().tile_size == "auto"
     monkeypatch.setenv("TILE_SIZE", "0")
     assert Settings().tile_size == 0

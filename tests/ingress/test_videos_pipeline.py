@@ -16,13 +16,13 @@ import httpx
 import pytest
 from bson import ObjectId
 
+from common.models import MODELS
 from common.runtime import Runtime
 from common.settings import Settings
 from pipeline.decode.handler import STAGE as DECODE
 from pipeline.encode.handler import STAGE as ENCODE
 from pipeline.runner import start_stages, stop_stages
-from pipeline.upscale.engine.registry import MODELS
-from pipeline.upscale.engine.weights_cli import convert_ncnn
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 from pipeline.upscale.handler import STAGE as UPSCALE
 from tests.ingress.conftest import SignedUp, make_settings
 from tests.ingress.video_clips import make_clip

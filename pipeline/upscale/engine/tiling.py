@@ -13,6 +13,7 @@ On CUDA out-of-memory the batch and then the tile are halved and the work restar
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -40,7 +41,7 @@ def round_up(value: int, multiple: int) -> int:
 
 
 def auto_tile_size(arch: str, runtime: Runtime, batch: int = 1) -> int:
-    """A tile edge that fits in ~60 % of the free memory (``TILE_SIZE=-1``)."""
+    """A tile edge that fits in ~60 % of the free memory (``TILE_SIZE=auto``)."""
     elem_bytes = torch.finfo(runtime.dtype).bits // 8
     per_pixel = _ACTIVATION_ELEMS.get(arch, 16 * 64 * 3) * elem_bytes * max(batch, 1)
     edge = int(math.sqrt(0.6 * free_memory_bytes(runtime.device) / per_pixel))
@@ -85,7 +86,7 @@ def pad_to_multiple(img: Tensor, multiple: int) -> Tensor:
 
 
 def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
-                   tile_size: int = 0, tile_pad: int = 10, batch_size: int = 1,
+                   tile_size: int | Literal["auto"] = 0, tile_pad: int = 10, batch_size: int = 1,
                    multiple: int = 1, arch: str = "rrdbnet") -> Tensor:
     """Run ``net`` over ``img`` (N×3×H×W float in 0..1, CPU) → N×3×(H·s)×(W·s) float, CPU.
 
@@ -95,7 +96,7 @@ def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
     n, c, height, width = img.shape
     padded = pad_to_multiple(img, multiple)
     ph, pw = padded.shape[-2:]
-    if tile_size < 0:
+    if tile_size == "auto":
         tile_size = auto_tile_size(arch, runtime, batch_size)
     tile = round_up(tile_size, multiple) if tile_size > 0 else round_up(max(ph, pw), multiple)
     pad = round_up(tile_pad, multiple)

@@ -22,9 +22,9 @@ from skimage import data as samples
 from common.bus.memory import MemoryBus
 from common.contracts import ImageJobSubmitted
 from common.messaging import publish
+from common.sizing import planned_size
 from common.store import Store
 from common.store.ids import utcnow
-from pipeline.upscale.engine.sizing import planned_size
 from pipeline.upscale.handler import STAGE as UPSCALE
 from pipeline.upscale.image_jobs import handle_image_submitted
 from pipeline.upscale.video_chunks import LazyEnhancer

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common.models import MODELS
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import ncnn_files
-from pipeline.upscale.engine.registry import MODELS
 from tests.pipeline.upscale.engine.conftest import REAL_MODELS, png_bytes, psnr
 
 PHOTOS = ("astronaut", "coffee", "chelsea")

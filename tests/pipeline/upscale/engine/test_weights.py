@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from common.errors import ModelUnavailable
+from common.models import MODELS
 from pipeline.upscale.engine import weights
-from pipeline.upscale.engine.registry import MODELS
 from pipeline.upscale.engine.weights import WeightFile
-from pipeline.upscale.engine.weights_cli import main
+from pipeline.upscale.engine.weights.cli import main
 from tests.pipeline.upscale.engine.conftest import random_state_dict
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: spans several read chunks
