@@ -13,10 +13,10 @@ from common.runtime import open_runtime
 from common.settings import Settings
 from ingress.app import create_app
 from ingress.server import serve_until
-from pipeline.decode.handler import STAGE as DECODE
-from pipeline.encode.handler import STAGE as ENCODE
+from pipeline.decode.stage import STAGE as DECODE
+from pipeline.encode.stage import STAGE as ENCODE
 from pipeline.runner import start_stages, stop_stages
-from pipeline.upscale.handler import STAGE as UPSCALE
+from pipeline.upscale.stage import STAGE as UPSCALE
 
 
 async def main(settings: Settings) -> None:

@@ -144,9 +144,9 @@ def warm_clip(path: Path, size: tuple[int, int]) -> Path:
 
 async def in_process_job(store: Store, clip: Path, work: Path, models: Path,
                          workload: argparse.Namespace, clock: list[float]) -> float:
-    from pipeline.decode.handler import STAGE as DECODE
-    from pipeline.encode.handler import STAGE as ENCODE
-    from pipeline.upscale.handler import STAGE as UPSCALE
+    from pipeline.decode.stage import STAGE as DECODE
+    from pipeline.encode.stage import STAGE as ENCODE
+    from pipeline.upscale.stage import STAGE as UPSCALE
 
     settings = video_settings(work, models, precision="auto",
                               video_chunk_seconds=workload.chunk_seconds)

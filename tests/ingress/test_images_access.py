@@ -153,8 +153,8 @@ async def test_delete_removes_the_document_and_every_blob(
     )
     assert await runtime.store.images.find_one({"_id": ObjectId(image_id)}) is None
     files = runtime.store.db["blobs.files"]
-    assert await files.count_documents({"metadata.image_id": image_id}) == 0
-    assert await files.count_documents({"metadata.image_id": keep}) == 1
+    assert await files.count_documents({"metadata.image_id": ObjectId(image_id)}) == 0
+    assert await files.count_documents({"metadata.image_id": ObjectId(keep)}) == 1
     chunks = runtime.store.db["blobs.chunks"]
     assert await chunks.count_documents({}) == 1  # the kept image's one small chunk
     for path in ("", "/original", "/enhanced"):

@@ -75,7 +75,7 @@ async def create_job(store: Store, path: Path, *, scale: int = 2,
     video_id = ObjectId()
     data = await asyncio.to_thread(path.read_bytes)
     blob = await store.blobs.put(data, filename=path.name,
-                                 metadata={"video_id": str(video_id), "kind": "original"})
+                                 metadata={"video_id": video_id, "kind": "original"})
     now = utcnow()
     await store.videos.insert_one({
         "_id": video_id, "user_id": USER, "original_filename": path.name,
@@ -108,7 +108,7 @@ async def wait_for_status(store: Store, video_id: str, statuses: set[str],
 
 async def temp_blob_count(store: Store, video_id: str) -> int:
     return await store.db["blobs.files"].count_documents(
-        {"metadata.video_id": video_id, "metadata.kind": {"$in": ["chunk", "upscaled",
+        {"metadata.video_id": ObjectId(video_id), "metadata.kind": {"$in": ["chunk", "upscaled",
                                                                    "encoded"]}})
 
 
