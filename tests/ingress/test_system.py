@@ -28,13 +28,13 @@ async def runtime(store: Store) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
     yield Runtime(
-        settings=_settings(), store=store, bus=bus, jwt_secret="k" * 40, embedded=False
+        settings=_settings(), store=store, bus=bus, embedded=False
     )
     await bus.close()
 
 
 async def _get(runtime: Runtime, path: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=create_app(runtime))
+    transport = httpx.ASGITransport(app=create_app(runtime, jwt_secret="k" * 40))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get(path)
 
@@ -98,7 +98,7 @@ async def test_health_is_degraded_503_while_the_database_is_down(tmp_path: Path)
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
     runtime = Runtime(
-        settings=_settings(), store=store, bus=bus, jwt_secret="k" * 40, embedded=False
+        settings=_settings(), store=store, bus=bus, embedded=False
     )
     try:
         await server.stop()

@@ -28,7 +28,7 @@ async def runtime(store: Store) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
     settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
-    yield Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40, embedded=True)
+    yield Runtime(settings=settings, store=store, bus=bus, embedded=True)
     await bus.close()
 
 

@@ -34,7 +34,7 @@ def _chunk(index: int) -> ChunkReady:
 async def runtime(store: Store) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
-    yield Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40, embedded=True)
+    yield Runtime(settings=settings, store=store, bus=bus, embedded=True)
     await bus.close()
 
 
@@ -103,7 +103,7 @@ async def test_worker_dying_on_the_last_handler_attempt_still_fails_the_job(stor
                   worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
                   on_give_up=on_give_up)
     first = MemoryBus(delivery_limit=2, broker=broker, close_timeout=0.1)
-    runtime = Runtime(settings=settings, store=store, bus=first, jwt_secret="k", embedded=True)
+    runtime = Runtime(settings=settings, store=store, bus=first, embedded=True)
     workers = await start_stages(runtime, [stage])
     await publish(first, _chunk(0))
     await asyncio.wait_for(started.wait(), 5)
@@ -112,7 +112,7 @@ async def test_worker_dying_on_the_last_handler_attempt_still_fails_the_job(stor
     assert gave_up == []
 
     second = MemoryBus(delivery_limit=2, broker=broker)
-    runtime = Runtime(settings=settings, store=store, bus=second, jwt_secret="k", embedded=True)
+    runtime = Runtime(settings=settings, store=store, bus=second, embedded=True)
     workers = await start_stages(runtime, [stage])
     try:
         for _ in range(250):

@@ -137,7 +137,7 @@ async def running_stages(store: Store, settings: Settings, stages: list[Stage],
     then closes it; a bus made here is closed here, so no consumer task outlives the test)."""
     owned = bus is None
     bus = bus or MemoryBus(delivery_limit=settings.bus_delivery_limit)
-    runtime = Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40,
+    runtime = Runtime(settings=settings, store=store, bus=bus,
                       embedded=True)
     workers = await start_stages(runtime, stages)
     try:
