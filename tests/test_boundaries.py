@@ -75,3 +75,21 @@ def test_no_module_imports_across_the_rule(package: str, forbidden: tuple[str, .
         if name.split(".")[0] in forbidden
     }
     assert offenders == set()
+
+
+def test_job_views_do_not_borrow_from_the_auth_package() -> None:
+    """The manual's timestamp form is a view concern (``ingress/views.py``), not auth's."""
+    for package in ("images", "videos"):
+        for path in (ROOT / "ingress" / package).rglob("*.py"):
+            assert not {n for n in _imported_names(path) if n.startswith("ingress.auth.")
+                        and n != "ingress.auth.current"}, path
+
+
+def test_every_dependency_alias_is_used() -> None:
+    deps = ROOT / "ingress" / "deps.py"
+    aliases = {node.targets[0].id for node in ast.parse(deps.read_text()).body
+               if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+               and node.targets[0].id.endswith("Dep")}
+    assert aliases
+    users = "".join(p.read_text() for p in (ROOT / "ingress").rglob("*.py") if p != deps)
+    assert {alias for alias in aliases if alias not in users} == set()

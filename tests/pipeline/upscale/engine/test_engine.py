@@ -75,14 +75,25 @@ def test_converter_refuses_another_architecture() -> None:
         convert(param.read_text(), weights.read_bytes()[:-8], MODELS["anime"])
 
 
-def test_runtime_selection_on_this_machine(models_dir: Path) -> None:
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason="CPU fallback: this host has CUDA (see the CUDA test below)")
+def test_use_gpu_falls_back_to_the_cpu_without_cuda(models_dir: Path) -> None:
     cpu = select_runtime(use_gpu=True, precision="auto")
-    if not torch.cuda.is_available():
-        assert cpu.device.type == "cpu"
-        assert cpu.dtype == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
-        assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
-        enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
-        assert enhancer.gpu_used is False
+    assert cpu.device.type == "cpu"
+    assert cpu.dtype == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
+    assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
+    enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
+    assert enhancer.gpu_used is False
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_use_gpu_runs_on_cuda_in_fp16_where_there_is_one(models_dir: Path) -> None:
+    gpu = select_runtime(use_gpu=True, precision="auto")
+    assert (gpu.device.type, gpu.dtype) == ("cuda", torch.float16)
+    assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
+    assert select_runtime(use_gpu=False, precision="auto").device.type == "cpu"
+    enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
+    assert enhancer.gpu_used is True
 
 
 def test_from_settings(models_dir: Path) -> None:
@@ -92,6 +103,12 @@ def test_from_settings(models_dir: Path) -> None:
     assert (enhancer.tile_size, enhancer.tile_pad, enhancer.models_dir) == (128, 6, models_dir)
     assert enhancer.runtime.dtype == torch.float32
     assert enhancer.max_output_pixels == settings.max_output_pixels
+    # DEFAULT_SCALE reaches library callers that name no scale, as it does API requests.
+    assert enhancer.scale_for(MODELS["general_x4"], None) == 4
+    lowered = Enhancer.from_settings(load_settings(use_gpu=False, default_scale=2),
+                                     auto_fetch=False)
+    assert [lowered.scale_for(MODELS[m], None) for m in ("general_x4", "general_x2")] == [2, 2]
+    assert lowered.scale_for(MODELS["general_x4"], 3) == 3
 
 
 def test_frames_batch_equals_single_images(models_dir: Path, photos: dict[str, np.ndarray]) -> None:
