@@ -24,14 +24,14 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.models import MODELS
+from common.models import MODELS, ModelId
 from pipeline.upscale.engine.device import Runtime, select_runtime
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 from pipeline.upscale.engine.tiling import upscale_tensor
 from pipeline.upscale.engine.weights import find_local
 
-MODEL = "general_x4"
+MODEL = ModelId.GENERAL_X4
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -25,14 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.models import MODELS, ModelSpec
+from common.models import MODELS, ModelId, ModelSpec
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.device import Runtime
 from pipeline.upscale.engine.networks import network_for
 from pipeline.upscale.engine.tiling import upscale_tensor
 from pipeline.upscale.engine.weights import find_local
 
-SCENARIOS = {"general_x4": ((540, 960), 15.0), "anime_video": ((1080, 1920), 150.0)}
+SCENARIOS = {ModelId.GENERAL_X4: ((540, 960), 15.0), ModelId.ANIME_VIDEO: ((1080, 1920), 150.0)}
 
 
 def load_net(spec: ModelSpec, models_dir: Path) -> tuple[torch.nn.Module, str]:

@@ -44,7 +44,7 @@ import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
-from common.models import MODELS  # noqa: E402
+from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.engine import Enhancer  # noqa: E402
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
 
@@ -95,7 +95,7 @@ def main() -> None:
         work = Path(tmp)
         models = work / "models"
         models.mkdir()
-        convert_ncnn(MODELS["general_x4"], models)
+        convert_ncnn(MODELS[ModelId.GENERAL_X4], models)
         enhancer = Enhancer(use_gpu=False, tile_size=0, models_dir=models, auto_fetch=False)
         proc, url = _start_service(work, models)
         try:

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.models import MODELS
+from common.models import MODELS, ModelId
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 
@@ -60,7 +60,7 @@ def seam_mask(height: int, width: int, tile: int, scale: int, near: int = 16) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="anime_video", choices=sorted(MODELS))
+    parser.add_argument("--model", default=ModelId.ANIME_VIDEO.value, choices=sorted(MODELS))
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--tile-pad", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
@@ -80,7 +80,7 @@ def main() -> int:
             outputs[name] = np.rint(enhancer.upscale_native(batch, spec)[0] * 255.0)
             print(f"{name}: {time.perf_counter() - started:.1f} s")
     whole, tiled = outputs["untiled"], outputs["tiled"]
-    mask = seam_mask(*whole.shape[:2], args.tile, spec.native_scale)
+    mask = seam_mask(whole.shape[0], whole.shape[1], args.tile, spec.native_scale)
     overall = psnr(tiled, whole)
     seams = psnr(tiled[mask], whole[mask])
     worst = int(np.abs(tiled - whole).max())

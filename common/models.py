@@ -15,9 +15,20 @@ process can use it without importing torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from common.errors import InvalidInput
+
+
+class ModelId(StrEnum):
+    """The ids, for code that names one model (a benchmark's subject, the default)."""
+
+    GENERAL_X4 = "general_x4"
+    GENERAL_X2 = "general_x2"
+    ANIME = "anime"
+    ANIME_VIDEO = "anime_video"
+    GENERAL_V3 = "general_v3"
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class ModelSpec:
 
 _CATALOGUE = (
     ModelSpec(
-        id="general_x4",
+        id=ModelId.GENERAL_X4,
         name="RealESRGAN_x4plus",
         description="Modelo general para fotos reales - Alta calidad, escala 4x",
         default_scale=4,
@@ -69,7 +80,7 @@ _CATALOGUE = (
         ncnn_model="REALESRGAN_X4PLUS_UP4X",
     ),
     ModelSpec(
-        id="general_x2",
+        id=ModelId.GENERAL_X2,
         name="RealESRGAN_x2plus",
         description="Modelo general para fotos reales - Escala 2x, menos procesamiento",
         default_scale=2,
@@ -80,7 +91,7 @@ _CATALOGUE = (
         weights_file="RealESRGAN_x2plus.pth",
     ),
     ModelSpec(
-        id="anime",
+        id=ModelId.ANIME,
         name="RealESRGAN_x4plus_anime_6B",
         description="Optimizado para anime e ilustraciones - Más rápido",
         default_scale=4,
@@ -92,7 +103,7 @@ _CATALOGUE = (
         ncnn_model="REALESRGAN_X4PLUSANIME_UP4X",
     ),
     ModelSpec(
-        id="anime_video",
+        id=ModelId.ANIME_VIDEO,
         name="realesr-animevideov3",
         description="Optimizado para frames de video anime - Muy rápido, escala 4x",
         default_scale=4,
@@ -104,7 +115,7 @@ _CATALOGUE = (
         ncnn_model="REALESRGAN_ANIMAVIDEOV3_UP4X",
     ),
     ModelSpec(
-        id="general_v3",
+        id=ModelId.GENERAL_V3,
         name="realesr-general-x4v3",
         description="Modelo general compacto - Más rápido, escala 4x",
         default_scale=4,
@@ -116,10 +127,10 @@ _CATALOGUE = (
     ),
 )
 
-MODELS: dict[str, ModelSpec] = {spec.id: spec for spec in _CATALOGUE}
+MODELS: dict[str, ModelSpec] = {str(spec.id): spec for spec in _CATALOGUE}
 MODEL_IDS: tuple[str, ...] = tuple(MODELS)
 # The manual: "Default: general_x4", the first entry of its table.
-DEFAULT_MODEL: str = _CATALOGUE[0].id
+DEFAULT_MODEL: str = str(ModelId.GENERAL_X4)
 
 
 def get_model(model_type: str) -> ModelSpec:

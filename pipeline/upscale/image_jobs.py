@@ -77,7 +77,7 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
     if doc.get(F.STATUS) not in IMAGE_ACTIVE:
         return  # completed or failed: a late duplicate
     started = time.perf_counter()
-    # A redelivery finds "processing" (an earlier attempt died or is still running): go on.
+    # A redelivery finds the job processing (an earlier attempt died or is still running).
     await transition(store.images, image_id, [ImageStatus.PENDING], ImageStatus.PROCESSING,
                      {F.STARTED_AT: utcnow()})
     try:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from common.contracts import ImageJobSubmitted
 from common.errors import InvalidInput
-from common.models import DEFAULT_MODEL, MODEL_IDS, MODELS, get_model, public_listing
+from common.models import DEFAULT_MODEL, MODEL_IDS, MODELS, ModelId, get_model, public_listing
 from tests.embedded import manual_models
 
 MANUAL_ENTRIES = manual_models()
@@ -39,6 +39,8 @@ def test_unknown_model_type_is_invalid_input() -> None:
 def test_the_contracts_model_type_is_the_catalogue() -> None:
     """``ModelType`` is derived from the catalogue: every id is accepted, nothing else is."""
     assert DEFAULT_MODEL == "general_x4" == MODEL_IDS[0]
+    assert list(MODEL_IDS) == [m.value for m in ModelId]
+    assert all(type(model_id) is str for model_id in MODEL_IDS)
     for model_id in MODEL_IDS:
         msg = ImageJobSubmitted(image_id=OID, user_id=OID, original_blob=OID, scale=2,
                                 model_type=model_id)
