@@ -33,15 +33,6 @@ API_IP=192.168.86.20
 """
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Run from an empty folder with none of our variables set, so only the test's file counts."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_defaults_are_the_manuals(clean_env: Path) -> None:
     s = Settings()
     assert (s.mongo_host, s.mongo_port, s.mongo_db) == ("192.168.86.10", 27017, "image_enhancer")

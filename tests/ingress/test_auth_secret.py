@@ -15,15 +15,6 @@ from common.settings import Settings
 from ingress.auth.secret import resolve_jwt_secret
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Run from an empty folder with none of our variables set, so only the test's file counts."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.mark.parametrize(
     "secret", ["", "your-super-secret-jwt-key-change-in-production", "short-but-not-placeholder"]
 )
