@@ -48,6 +48,7 @@ def the_runtime(runtime: Runtime) -> Runtime:
     """The default stage context: handlers receive the runtime itself."""
     return runtime
 
+
 class GaveUp(Exception):
     """The runner declined a delivery kept back for recording a give-up (see ``handle``)."""
 
