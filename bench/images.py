@@ -44,9 +44,9 @@ import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.engine import Enhancer  # noqa: E402
-from pipeline.upscale.engine.registry import MODELS  # noqa: E402
-from pipeline.upscale.engine.weights_cli import convert_ncnn  # noqa: E402
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
 
 ACCOUNT = {"username": "bench", "email": "bench@ejemplo.com", "password": "benchpassword1"}
 
@@ -95,7 +95,7 @@ def main() -> None:
         work = Path(tmp)
         models = work / "models"
         models.mkdir()
-        convert_ncnn(MODELS["general_x4"], models)
+        convert_ncnn(MODELS[ModelId.GENERAL_X4], models)
         enhancer = Enhancer(use_gpu=False, tile_size=0, models_dir=models, auto_fetch=False)
         proc, url = _start_service(work, models)
         try:

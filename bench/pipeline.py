@@ -59,11 +59,13 @@ import numpy as np  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
 from common.bus.memory import MemoryBus  # noqa: E402
+from common.jobs.status import VideoStatus  # noqa: E402
+from common.models import ModelId  # noqa: E402
 from common.store import SecantusServer, Store  # noqa: E402
 from tests.common.media.clips import make_clip  # noqa: E402
 from tests.pipeline.video_support import create_job, running_stages, video_settings  # noqa: E402
 
-MODEL = "general_x4"
+MODEL = ModelId.GENERAL_X4
 SCALE = 2
 
 
@@ -76,9 +78,9 @@ async def wait_done(store: Store, video_id: str, within: float = 3600) -> float:
     while time.monotonic() < deadline:
         doc = await store.videos.find_one({"_id": ObjectId(video_id)},
                                           {"status": 1, "error_message": 1, "completed_at": 1})
-        if doc and doc["status"] == "completed":
+        if doc and doc["status"] == VideoStatus.COMPLETED:
             return float(doc["completed_at"].replace(tzinfo=UTC).timestamp())
-        if doc and doc["status"] == "error":
+        if doc and doc["status"] == VideoStatus.ERROR:
             raise SystemExit(f"job failed: {doc['error_message']}")
         await asyncio.sleep(POLL_SECONDS)
     raise SystemExit("job did not finish in time")
@@ -144,9 +146,9 @@ def warm_clip(path: Path, size: tuple[int, int]) -> Path:
 
 async def in_process_job(store: Store, clip: Path, work: Path, models: Path,
                          workload: argparse.Namespace, clock: list[float]) -> float:
-    from pipeline.decode.handler import STAGE as DECODE
-    from pipeline.encode.handler import STAGE as ENCODE
-    from pipeline.upscale.handler import STAGE as UPSCALE
+    from pipeline.decode.stage import STAGE as DECODE
+    from pipeline.encode.stage import STAGE as ENCODE
+    from pipeline.upscale.stage import STAGE as UPSCALE
 
     settings = video_settings(work, models, precision="auto",
                               video_chunk_seconds=workload.chunk_seconds)
@@ -203,8 +205,8 @@ async def main() -> None:
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
     args.frame_size = (width, height)
-    from pipeline.upscale.engine.registry import MODELS
-    from pipeline.upscale.engine.weights_cli import convert_ncnn
+    from common.models import MODELS
+    from pipeline.upscale.engine.ncnn_convert import convert_ncnn
     from tests.common.bus.support import rabbitmq_reachable
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:

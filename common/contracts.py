@@ -8,16 +8,22 @@ instead of guessing. ``python -m common.schema`` publishes them as JSON Schema a
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from common.errors import PermanentFailure
+from common.models import DEFAULT_MODEL, MODEL_IDS
+from common.sizing import MAX_SCALE, MIN_SCALE
 
-ModelType = Literal["general_x4", "general_x2", "anime", "anime_video", "general_v3"]
+if TYPE_CHECKING:
+    ModelType = str
+else:
+    # The catalogue's ids as a Literal: validated, and published as an enum in the JSON Schema.
+    ModelType = Literal[MODEL_IDS]
 ObjectIdStr = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$", description="MongoDB ObjectId")]
 BlobRef = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$", description="GridFS file id")]
-Scale = Annotated[int, Field(ge=1, le=4)]
+Scale = Annotated[int, Field(ge=MIN_SCALE, le=MAX_SCALE)]
 Dimension = Annotated[int, Field(gt=0)]
 OutputFormat = Literal["png", "jpeg", "webp"]
 # Each result format's media type and file extension: the worker stores the result under
@@ -51,7 +57,7 @@ class ImageJobSubmitted(Message):
     image_id: ObjectIdStr
     user_id: ObjectIdStr
     original_blob: BlobRef
-    model_type: ModelType = "general_x4"
+    model_type: ModelType = DEFAULT_MODEL
     scale: Scale
     output_width: Dimension | None = None
     output_height: Dimension | None = None
@@ -70,7 +76,7 @@ class VideoSubmitted(Message):
     video_id: ObjectIdStr
     user_id: ObjectIdStr
     original_blob: BlobRef
-    model_type: ModelType = "general_x4"
+    model_type: ModelType = DEFAULT_MODEL
     scale: Scale
     face_enhance: bool = False
 
@@ -88,7 +94,7 @@ class ChunkReady(Message):
     chunk_count: Annotated[int, Field(ge=1)]
     chunk_blob: BlobRef
     frame_count: Annotated[int, Field(ge=1)]
-    model_type: ModelType = "general_x4"
+    model_type: ModelType = DEFAULT_MODEL
     scale: Scale
     face_enhance: bool = False
 

@@ -1,5 +1,8 @@
 """What a process needs to talk to the outside: settings, the database and the bus.
 
+Nothing else: in particular not the API's token key, which only the API resolves
+(``ingress/auth/secret.py``), so a worker on any host runs without it.
+
 ``open_runtime`` is the one place that decides between the embedded default (a SecantusDB
 server spawned here, the in-process bus) and the distributed mode (``MONGO_URL`` /
 ``AMQP_URL``); every entry point goes through it so they cannot drift apart.
@@ -26,7 +29,6 @@ class Runtime:
     settings: Settings
     store: Store
     bus: Bus
-    jwt_secret: str
     # True when this one process hosts the API and every stage (``python main.py``).
     embedded: bool
     database_server: SecantusServer | None = None
@@ -35,7 +37,6 @@ class Runtime:
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[Runtime]:
     """Connect (spawning what the embedded run needs), yield, then close in reverse order."""
-    jwt_secret = settings.jwt_secret(embedded=embedded)
     async with AsyncExitStack() as stack:
         server: SecantusServer | None = None
         url = settings.resolved_mongo_url()
@@ -60,7 +61,6 @@ async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[R
             settings=settings,
             store=store,
             bus=bus,
-            jwt_secret=jwt_secret,
             embedded=embedded,
             database_server=server,
         )

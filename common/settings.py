@@ -6,7 +6,6 @@ design adds has a default that works for the embedded run.
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,19 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.errors import ConfigError
-
-# The manual's example value: anyone who read the manual can forge tokens signed with it.
-PLACEHOLDER_SECRETS = frozenset(
-    {
-        "",
-        "your-super-secret-jwt-key-change-in-production",
-        "tu-clave-secreta-muy-larga-y-segura",
-        "tu-clave-secreta",
-        "changeme",
-    }
-)
-MIN_SECRET_LENGTH = 32
-_SECRET_FILE = "jwt_secret"
+from common.sizing import MAX_SCALE, MIN_SCALE
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 X264Preset = Literal[
@@ -58,7 +45,7 @@ class Settings(BaseSettings):
     api_port: Port = 8888
     api_debug: bool = False
 
-    # JWT
+    # JWT: read by the API process only (``ingress/auth/secret.py`` checks the key).
     jwt_secret_key: str = ""
     jwt_access_token_expire_minutes: int = Field(30, ge=1)
     jwt_refresh_token_expire_days: int = Field(7, ge=1)
@@ -72,18 +59,15 @@ class Settings(BaseSettings):
 
     # GPU and Real-ESRGAN
     use_gpu: bool = True
-    default_scale: int = Field(4, ge=1, le=4)
-    # 0 disables tiling; "auto" (stored as -1) sizes tiles from free GPU/host memory.
-    tile_size: int = Field(512, ge=-1)
+    # The scale of a request that names none: the model's default, lowered to this.
+    default_scale: int = Field(MAX_SCALE, ge=MIN_SCALE, le=MAX_SCALE)
+    # 0 disables tiling; "auto" sizes tiles from free GPU/host memory.
+    tile_size: Annotated[int, Field(ge=0)] | Literal["auto"] = 512
     tile_pad: int = Field(10, ge=0)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
 
-    # Network (used by docker compose; carried so one file describes the deployment)
-    network_name: str = "ImagesNet"
-    network_subnet: str = "192.168.86.0/24"
-    network_gateway: str = "192.168.86.1"
-    mongodb_ip: str = "192.168.86.10"
-    api_ip: str = "192.168.86.20"
+    # The manual's network variables (NETWORK_*, MONGODB_IP, API_IP) are docker compose's
+    # alone: docker-compose.yml reads them from .env, no process does.
 
     # Broker. Unset in the embedded run, which then uses the in-process bus.
     amqp_url: str = ""
@@ -131,7 +115,7 @@ class Settings(BaseSettings):
     @classmethod
     def _auto_tile(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() == "auto":
-            return -1
+            return "auto"
         return value
 
     def resolved_mongo_url(self) -> str:
@@ -141,38 +125,6 @@ class Settings(BaseSettings):
         if self.mongo_user:
             auth = f"{quote_plus(self.mongo_user)}:{quote_plus(self.mongo_password)}@"
         return f"mongodb://{auth}{self.mongo_host}:{self.mongo_port}/"
-
-    def jwt_secret(self, *, embedded: bool) -> str:
-        """The key that signs tokens; never the manual's placeholder nor an empty one.
-
-        The embedded run generates a random key once and keeps it in ``data_dir`` so tokens
-        survive a restart; any other run refuses to start.
-        """
-        key = self.jwt_secret_key.strip()
-        if key not in PLACEHOLDER_SECRETS and len(key) >= MIN_SECRET_LENGTH:
-            return key
-        if not embedded:
-            raise ConfigError(
-                "JWT_SECRET_KEY is empty, too short or the manual's placeholder: set it to a "
-                f"random value of at least {MIN_SECRET_LENGTH} characters, e.g. "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
-        return _embedded_secret(self.data_dir)
-
-
-def _embedded_secret(data_dir: Path) -> str:
-    path = data_dir / _SECRET_FILE
-    if path.exists():
-        stored = path.read_text().strip()
-        if len(stored) >= MIN_SECRET_LENGTH:
-            return stored
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(key)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return key
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,13 +6,15 @@ from common.process import run_main, shutdown_event
 from common.runtime import open_runtime
 from common.settings import Settings
 from ingress.app import create_app
+from ingress.auth.secret import resolve_jwt_secret
 from ingress.server import serve_until
 
 
 async def main(settings: Settings) -> None:
+    jwt_secret = resolve_jwt_secret(settings, embedded=False)  # refuse before connecting
     stop = shutdown_event()
     async with open_runtime(settings, embedded=False) as runtime:
-        await serve_until(create_app(runtime), settings, stop)
+        await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)
 
 
 sys.exit(run_main("Image Enhancer API: the HTTP ingress (publishes jobs to the broker).", main))

@@ -1,23 +1,37 @@
-"""The FastAPI application of the manual's HTTP API. It never runs a model."""
+"""The FastAPI application of the manual's HTTP API. It never runs a model.
+
+The token key is the API's own (``ingress.auth.secret.resolve_jwt_secret``, called by the
+process before it connects anywhere); the app keeps the issuer built from it.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from common.runtime import Runtime
 from common.version import VERSION
+from ingress.auth.tokens import TokenIssuer
 from ingress.errors import install_error_handlers
 from ingress.limits import BodySizeLimit
 from ingress.routes import auth, images, models, system, videos
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
+    settings = runtime.settings
     app = FastAPI(
         title="Image Enhancer API",
         version=VERSION,
-        debug=runtime.settings.api_debug,
+        debug=settings.api_debug,
     )
     app.state.runtime = runtime
+    app.state.token_issuer = TokenIssuer(
+        secret=jwt_secret,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        access_lifetime=timedelta(minutes=settings.jwt_access_token_expire_minutes),
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_bytes)
     app.include_router(auth.router)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from common.bus.port import Bus
 from common.runtime import Runtime
 from common.settings import Settings
 from common.store.client import Store
+from ingress.auth.tokens import TokenIssuer
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -21,15 +21,16 @@ def get_store(request: Request) -> Store:
     return get_runtime(request).store
 
 
-def get_bus(request: Request) -> Bus:
-    return get_runtime(request).bus
-
-
 def get_settings(request: Request) -> Settings:
     return get_runtime(request).settings
 
 
+def get_token_issuer(request: Request) -> TokenIssuer:
+    issuer: TokenIssuer = request.app.state.token_issuer
+    return issuer
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 StoreDep = Annotated[Store, Depends(get_store)]
-BusDep = Annotated[Bus, Depends(get_bus)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TokenIssuerDep = Annotated[TokenIssuer, Depends(get_token_issuer)]

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import logging
+import unicodedata
 from typing import Any
 from urllib.parse import quote
 
@@ -21,9 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact UTF-8 one (RFC 6266)."""
-    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+    """``attachment`` with an ASCII fallback name and the exact UTF-8 one (RFC 6266 /
+    RFC 5987 ``filename*``). Uploads are stored without control characters; any that reach
+    here anyway (an older document) are dropped, so no name can break the header."""
+    name = "".join(c for c in filename if unicodedata.category(c) != "Cc") or "descarga"
+    fallback = "".join(c if c.isascii() and c not in '"\\?' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 async def stream_blob(

@@ -14,11 +14,12 @@ from typing import Annotated, Any
 from fastapi import Query
 from pymongo.asynchronous.collection import AsyncCollection
 
+from common.jobs import fields as F
 from ingress.auth.current import AuthUser
 
 Page = Annotated[int, Query(ge=1)]
 PerPage = Annotated[int, Query(ge=1, le=100)]
-NEWEST_FIRST = [("created_at", -1), ("_id", -1)]
+NEWEST_FIRST = [(F.CREATED_AT, -1), (F.ID, -1)]
 
 
 async def owned_page(
@@ -30,9 +31,9 @@ async def owned_page(
     projection: Mapping[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(how many of ``user``'s documents match, the documents of this page)."""
-    query: dict[str, Any] = {"user_id": user.id}
+    query: dict[str, Any] = {F.USER_ID: user.id}
     if status is not None:
-        query["status"] = status
+        query[F.STATUS] = status
     total, docs = await asyncio.gather(
         collection.count_documents(query),
         collection.find(query, projection)

@@ -18,6 +18,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from common.bus.port import Bus
 from common.contracts import Message
 from common.errors import PublishError, ServiceUnavailable
+from common.jobs import fields as F
+from common.jobs.status import INITIAL
 from common.messaging import publish
 from common.store.blobs import BlobStore
 from common.store.jobs import transition
@@ -36,15 +38,15 @@ async def submit_job(
     failed_status: str,
 ) -> ObjectId:
     """Insert ``document`` (status ``pending``) and publish ``message_for(its id)``."""
-    if document.get("status") != "pending":
-        raise ValueError("a new job starts in status 'pending'")
+    if document.get(F.STATUS) != INITIAL:
+        raise ValueError(f"a new job starts in status {INITIAL!r}")
     job_id: ObjectId = (await jobs.insert_one(document)).inserted_id
     try:
         await publish(bus, message_for(job_id))
     except PublishError as exc:
         log.error("publish for job %s not confirmed: %s", job_id, exc)
         await transition(
-            jobs, job_id, ["pending"], failed_status, {"error_message": f"{UNAVAILABLE}: {exc}"}
+            jobs, job_id, [INITIAL], failed_status, {F.ERROR_MESSAGE: f"{UNAVAILABLE}: {exc}"}
         )
         raise ServiceUnavailable(UNAVAILABLE) from exc
     return job_id
@@ -68,7 +70,8 @@ async def submit_stored_job(
     try:
         return await submit_job(jobs, bus, document, message_for, failed_status=failed_status)
     except BaseException:
-        blob = document["original_blob"]
-        if await jobs.find_one({"_id": document["_id"], "original_blob": blob}, {"_id": 1}) is None:
+        blob = document[F.ORIGINAL_BLOB]
+        stored = {F.ID: document[F.ID], F.ORIGINAL_BLOB: blob}
+        if await jobs.find_one(stored, {F.ID: 1}) is None:
             await blobs.delete(blob)
         raise

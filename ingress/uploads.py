@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal, TypeVar
@@ -132,5 +133,8 @@ def decode_base64(text: str, *, invalid: str, empty: str) -> bytes:
 
 
 def base_name(raw: str) -> str:
-    """``raw`` without directories under either separator; may be "", "." or ".."."""
-    return PureWindowsPath(PurePosixPath(raw.strip()).name).name.strip()
+    """``raw`` without directories under either separator nor control characters (a CR/LF
+    would otherwise reach the ``Content-Disposition`` header of every download); may be "",
+    "." or ".."."""
+    printable = "".join(c for c in raw if unicodedata.category(c) != "Cc")
+    return PureWindowsPath(PurePosixPath(printable.strip()).name).name.strip()

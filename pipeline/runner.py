@@ -1,9 +1,14 @@
-"""Runs stage handlers on a bus: decoding, per-message time limits, logging, heartbeats.
+"""Runs stage handlers on a bus: decoding, dispatch by type, time limits, logging, heartbeats.
 
-A stage is a queue plus a table ``message type -> handler``. Handlers receive the parsed
-contract model and the delivery; they store their effects before returning (the ack follows)
-and are idempotent, because at-least-once delivery means they may see a message twice.
-Retries and dead-lettering are the bus's job; this layer only decides what is permanent.
+A stage is a queue plus a table ``{message class: handler}`` (each stage package defines its
+``STAGE`` in ``stage.py``). The runner parses a delivery into its contract model and calls the
+handler registered for that class with ``(context, message)``: the context is built once per
+worker (the runtime itself, or a stage's own per-process state such as the upscale engine), and
+the message arrives typed, so handlers need no casts. Handlers store their effects before
+returning (the ack follows) and are idempotent, because at-least-once delivery means they may
+see a message twice; the rare handler that cares which delivery it is reads
+``current_delivery()``. Retries and dead-lettering are the bus's job; this layer only decides
+what is permanent.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from common.bus.port import Delivery
 from common.contracts import Message, decode
@@ -22,12 +29,24 @@ from common.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MessageHandler = Callable[[Message, Delivery], Awaitable[None]]
+# (the stage's context, the message as its contract class); see ``Stage.handlers``.
+MessageHandler = Callable[[Any, Any], Awaitable[None]]
 # Called with (runtime, message, reason) when a message is about to be dead-lettered, so the
 # stage can fail the job it belongs to (nobody else will ever see that message again).
 # Must be idempotent: it may run twice for one message (see ``StageWorker.handle``).
 GiveUpHook = Callable[[Runtime, Message, str], Awaitable[None]]
 
+_DELIVERY: ContextVar[Delivery] = ContextVar("delivery")
+
+
+def current_delivery() -> Delivery:
+    """The delivery the running handler was called for (its attempt number, headers)."""
+    return _DELIVERY.get()
+
+
+def the_runtime(runtime: Runtime) -> Runtime:
+    """The default stage context: handlers receive the runtime itself."""
+    return runtime
 
 
 class GaveUp(Exception):
@@ -41,12 +60,28 @@ DEFAULT_MESSAGE_TIMEOUT = 20 * 60.0
 
 @dataclass(frozen=True, slots=True)
 class Stage:
+    """One stage: its queue (``name``), what it handles and how it runs.
+
+    ``handlers`` maps each contract class the stage consumes to ``handler(context, message)``;
+    ``context`` builds, once per worker, what every handler gets first.
+    """
+
     name: str
-    build_handlers: Callable[[Runtime], Mapping[str, MessageHandler]]
+    handlers: Mapping[type[Message], MessageHandler]
     worker_info: Callable[[Runtime], WorkerInfo]
+    context: Callable[[Runtime], object] = the_runtime
     concurrency: int = 1
     message_timeout: float = DEFAULT_MESSAGE_TIMEOUT
     on_give_up: GiveUpHook | None = None
+
+    def __post_init__(self) -> None:
+        # A handler for a message published to another queue could never run: say so now.
+        for kind in self.handlers:
+            if not (isinstance(kind, type) and issubclass(kind, Message)):
+                raise TypeError(f"stage {self.name!r}: {kind!r} is not a message class")
+            if kind.queue != self.name:
+                raise ValueError(f"stage {self.name!r} cannot receive {kind.__name__}: it is "
+                                 f"published to the {kind.queue!r} queue")
 
 
 class StageWorker:
@@ -55,7 +90,7 @@ class StageWorker:
     def __init__(self, runtime: Runtime, stage: Stage) -> None:
         self.runtime = runtime
         self.stage = stage
-        self.handlers = dict(stage.build_handlers(runtime))
+        self.context = stage.context(runtime)
         self.heartbeat = Heartbeat(runtime.store, stage.worker_info(runtime))
 
     def _last_handler_attempt(self) -> int:
@@ -68,7 +103,7 @@ class StageWorker:
 
     async def handle(self, delivery: Delivery) -> None:
         message = decode(delivery.body)
-        handler = self.handlers.get(message.type)
+        handler = self.stage.handlers.get(type(message))
         if handler is None:
             raise PermanentFailure(f"stage {self.stage.name!r} has no handler for {message.type}")
         last = self._last_handler_attempt()
@@ -83,8 +118,9 @@ class StageWorker:
         started = time.perf_counter()
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
+        token = _DELIVERY.set(delivery)  # the handler's task copies the context at creation
         try:
-            await asyncio.wait_for(handler(message, delivery), self.stage.message_timeout)
+            await asyncio.wait_for(handler(self.context, message), self.stage.message_timeout)
         except PermanentFailure as exc:
             await self._give_up(message, str(exc))
             raise
@@ -96,6 +132,8 @@ class StageWorker:
                     message, f"{reason} (falló {delivery.attempt} veces; mensaje descartado)"
                 )
             raise
+        finally:
+            _DELIVERY.reset(token)
         log.info(
             "%s %s done in %.0f ms",
             self.stage.name,

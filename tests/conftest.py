@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from common.errors import ServiceUnavailable
+from common.settings import Settings
 from common.store import SecantusServer, Store
 from tests.services import unavailable
 
@@ -49,3 +51,12 @@ async def store(mongo_url: str) -> AsyncIterator[Store]:
     finally:
         await db.drop_database()
         await db.close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run from an empty folder with none of our variables set, so only the test's file counts."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -24,10 +24,10 @@ OFFLINE_WEIGHTS = {"WEIGHTS_BASE_URL": "http://127.0.0.1:9"}
 def build_models_dir(folder: Path) -> Path:
     import torch
 
+    from common.models import MODELS
     from pipeline.upscale.engine import weights
     from pipeline.upscale.engine.gfpgan_arch import GFPGANv1Clean
-    from pipeline.upscale.engine.registry import MODELS
-    from pipeline.upscale.engine.weights_cli import convert_ncnn
+    from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 
     folder.mkdir(parents=True, exist_ok=True)
     for model_type in REAL_MODELS:

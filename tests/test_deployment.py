@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from pipeline.upscale.engine import weights
-from pipeline.upscale.engine.weights_cli import build_parser
+from pipeline.upscale.engine.weights.cli import build_parser
 from tests.services import unavailable
 from tests.test_entrypoints import ENTRY_POINTS
 
@@ -105,6 +105,18 @@ def test_compose_refuses_to_start_without_a_jwt_secret() -> None:
     done = _compose("config", "-q", JWT_SECRET_KEY="")
     assert done.returncode != 0
     assert "set JWT_SECRET_KEY in .env" in done.stderr
+
+
+def test_only_the_api_is_given_the_token_key() -> None:
+    """The stages never sign nor check a token: their containers get no key, even though
+    .env (their env_file) may hold one."""
+    services = _merged()
+    assert services["api"]["environment"]["JWT_SECRET_KEY"] == SECRET
+    for name in APP_SERVICES - {"api"}:
+        assert services[name]["environment"]["JWT_SECRET_KEY"] == "", name
+    remote = _merged((BASE, GPU, WORKER), **REMOTE)
+    assert {remote[name]["environment"]["JWT_SECRET_KEY"]
+            for name in ("decode", "upscale", "encode")} == {""}
 
 
 def test_worker_override_points_the_stages_at_the_main_host() -> None:

@@ -31,13 +31,14 @@ def test_entry_point_answers_help(command: list[str]) -> None:
     assert "usage:" in done.stdout
 
 
-def test_distributed_process_refuses_the_placeholder_secret(tmp_path: Path) -> None:
+def test_distributed_api_refuses_the_placeholder_secret(tmp_path: Path) -> None:
+    # Only the API holds the key (workers start without one: tests/test_distributed_run.py).
     env = {
         "PATH": "/usr/bin:/bin",
         "JWT_SECRET_KEY": "your-super-secret-jwt-key-change-in-production",
         "MONGO_URL": "mongodb://127.0.0.1:1/",
     }
-    done = _run([sys.executable, "-m", "pipeline.encode"], env)
+    done = _run([sys.executable, "-m", "ingress"], env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: JWT_SECRET_KEY")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bson import ObjectId
 from pymongo import MongoClient
 
 from common.store.blobs import BUCKET
@@ -72,7 +73,8 @@ def test_a_killed_upscale_worker_is_replaced_and_the_image_is_made_once(
     assert done not in logs["up1"] and logs["up2"].count(done) == 1
     with MongoClient(mongo_url) as client:
         files = client[db_name][f"{BUCKET}.files"]
-        stored = list(files.find({"metadata.image_id": job["id"], "metadata.kind": "enhanced"}))
+        stored = list(files.find({"metadata.image_id": ObjectId(job["id"]),
+                                  "metadata.kind": "enhanced"}))
         client.drop_database(db_name)
     # Exactly one result: the replacement's, and nothing left over from the killed attempt.
     assert [f["length"] for f in stored] == [len(enhanced_png)]

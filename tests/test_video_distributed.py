@@ -106,12 +106,12 @@ async def _poison_job(store: Store) -> ChunkReady:
     """An in-progress job whose only chunk blob is not a video."""
     video_id = ObjectId()
     garbage = await store.blobs.put(b"\x00" * 2048, filename="x.nut",
-                                    metadata={"video_id": str(video_id), "kind": "chunk"})
+                                    metadata={"video_id": video_id, "kind": "chunk"})
     now = utcnow()
     await store.videos.insert_one({"_id": video_id, "status": "in_progress", "created_at": now,
                                    "updated_at": now, "frames_processed": 0, "frame_count": 4,
                                    "chunk_count": 1, "original_filename": "p.mp4"})
-    await store.chunks.insert_one({"video_id": str(video_id), "index": 0,
+    await store.chunks.insert_one({"video_id": video_id, "index": 0,
                                    "chunk_blob": garbage, "frame_count": 4})
     return ChunkReady(video_id=str(video_id), chunk_index=0, chunk_count=1,
                       chunk_blob=garbage, frame_count=4, model_type="anime_video", scale=2)

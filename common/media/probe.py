@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.errors import InvalidInput, TooLarge
 from common.media.sandbox import run_limited
+from common.sizing import check_budget, target_size
 
 if TYPE_CHECKING:
     from common.settings import Settings
@@ -126,16 +127,9 @@ def probe_in_process(path: str, limits: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_pixels(width: int, height: int, caps: VideoLimits) -> None:
-    if width * height > caps.max_pixels:
-        raise TooLarge(
-            f"La resolución {width}x{height} supera el máximo de {caps.max_pixels} píxeles"
-        )
-    out = width * caps.scale * height * caps.scale
-    if out > caps.max_output_pixels:
-        raise TooLarge(
-            f"La salida {width * caps.scale}x{height * caps.scale} supera el máximo de "
-            f"{caps.max_output_pixels} píxeles"
-        )
+    # The same rule as an image's: every enhanced frame is the source frame × scale.
+    check_budget(width, height, caps.max_pixels, "La resolución")
+    check_budget(*target_size(width, height, caps.scale), caps.max_output_pixels, "La salida")
 
 
 def _too_long(seconds: float, caps: VideoLimits) -> str:

@@ -160,6 +160,12 @@ class BlobStore:
         required: an empty filter would empty the bucket. ``keep`` spares one blob id (the
         result a job just committed, when clearing copies left by killed attempts).
         """
+        return await self.delete_matching(metadata, keep=keep)
+
+    async def delete_matching(self, metadata: Mapping[str, Any], *,
+                              keep: str | None = None) -> int:
+        """``delete_where`` with the metadata as a mapping (keys that are not identifiers,
+        values of any BSON type)."""
         if not metadata:
             raise ValueError("delete_where needs at least one metadata field")
         query: dict[str, Any] = {}

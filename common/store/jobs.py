@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from common.jobs import fields as F
 from common.store.ids import parse_object_id, utcnow
 
 Doc = dict[str, Any]
@@ -33,7 +34,7 @@ async def get_owned(
     oid = parse_object_id(job_id)
     if oid is None:
         return None
-    return await coll.find_one({"_id": oid, "user_id": user_id}, projection)
+    return await coll.find_one({F.ID: oid, F.USER_ID: user_id}, projection)
 
 
 async def transition(
@@ -52,14 +53,14 @@ async def transition(
     if isinstance(from_states, str):
         raise TypeError("from_states must be a collection of states, not one string")
     fields = dict(set_fields or {})
-    if "status" in fields:
+    if F.STATUS in fields:
         raise ValueError("set the status through to_state, not set_fields")
     oid = parse_object_id(job_id)
     if oid is None:
         return False
     result = await coll.update_one(
-        {"_id": oid, "status": {"$in": list(from_states)}},
-        {"$set": {**fields, "status": to_state, "updated_at": utcnow()}},
+        {F.ID: oid, F.STATUS: {"$in": list(from_states)}},
+        {"$set": {**fields, F.STATUS: to_state, F.UPDATED_AT: utcnow()}},
     )
     return result.modified_count == 1
 
@@ -78,14 +79,14 @@ def _progress_update(
     if oid is None:
         return None
     # One key set per counter: chunk 3 counted for "upscaled" must not block it for "encoded".
-    done = done_field or f"done.{field}"
-    filter_: Doc = {"_id": oid, done: {"$ne": key}}
+    done = done_field or f"{F.PROGRESS_KEYS}.{field}"
+    filter_: Doc = {F.ID: oid, done: {"$ne": key}}
     if in_states is not None:
-        filter_["status"] = {"$in": list(in_states)}
+        filter_[F.STATUS] = {"$in": list(in_states)}
     update: Doc = {
         "$inc": {field: amount},
         "$addToSet": {done: key},
-        "$set": {"updated_at": utcnow()},
+        "$set": {F.UPDATED_AT: utcnow()},
     }
     return filter_, update
 

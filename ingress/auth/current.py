@@ -16,9 +16,9 @@ from fastapi import Depends, Request
 from common.errors import AuthError
 from ingress.auth.sessions import Sessions
 from ingress.auth.throttle import LoginThrottle
-from ingress.auth.tokens import INVALID_TOKEN, AccessClaims, TokenIssuer
+from ingress.auth.tokens import INVALID_TOKEN, AccessClaims
 from ingress.auth.users import active_user
-from ingress.deps import RuntimeDep, StoreDep
+from ingress.deps import SettingsDep, StoreDep, TokenIssuerDep
 
 TOKEN_REQUIRED = "Token de autenticación requerido"
 
@@ -33,19 +33,11 @@ class AuthUser:
     claims: AccessClaims
 
 
-def get_sessions(runtime: RuntimeDep, store: StoreDep) -> Sessions:
-    settings = runtime.settings
-    issuer = TokenIssuer(
-        secret=runtime.jwt_secret,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        access_lifetime=timedelta(minutes=settings.jwt_access_token_expire_minutes),
-    )
+def get_sessions(settings: SettingsDep, store: StoreDep, issuer: TokenIssuerDep) -> Sessions:
     return Sessions(store, issuer, timedelta(days=settings.jwt_refresh_token_expire_days))
 
 
-def get_login_throttle(runtime: RuntimeDep, store: StoreDep) -> LoginThrottle:
-    settings = runtime.settings
+def get_login_throttle(settings: SettingsDep, store: StoreDep) -> LoginThrottle:
     return LoginThrottle(
         store,
         window=timedelta(seconds=settings.login_window_seconds),

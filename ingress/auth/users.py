@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -13,6 +12,7 @@ from common.store.client import Store
 from common.store.ids import parse_object_id, utcnow
 from common.store.indexes import email_key
 from ingress.auth.passwords import hash_password, verify_password
+from ingress.views import manual_timestamp
 
 BAD_CREDENTIALS = "Credenciales inválidas"
 INACTIVE = "Usuario inactivo"
@@ -20,11 +20,6 @@ _DUPLICATE = {
     "username": "El nombre de usuario ya está registrado",
     "email_lower": "El email ya está registrado",
 }
-
-
-def manual_timestamp(value: datetime) -> str:
-    """The manual's timestamp form, ``2024-12-03T10:30:00`` (UTC, to the second)."""
-    return value.replace(tzinfo=None, microsecond=0).isoformat()
 
 
 def public_user(doc: dict[str, Any]) -> dict[str, Any]:

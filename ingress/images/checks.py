@@ -25,9 +25,9 @@ from PIL import Image
 
 from common.errors import InvalidInput, TooLarge, UnsupportedFormat
 from common.settings import Settings
+from common.sizing import planned_size
 from ingress.images.formats import ACCEPTED, sniff
 from ingress.images.upload import INVALID_DATA, ImageUpload
-from pipeline.upscale.engine.sizing import planned_size
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The image document (collection ``images``) and the shapes the API shows of it.
 
-The document's fields are the ones agreed with the upscale worker (notes/images-design.md):
+The document's fields are the ones agreed with the upscale worker (``common.jobs.fields``):
 ingress creates it at submit time, the worker moves it to ``processing`` and then
 ``completed`` or ``failed``. The views are the manual's "Procesamiento de Imágenes"
 objects, in the manual's field order, timestamps in the manual's form.
@@ -8,15 +8,16 @@ objects, in the manual's field order, timestamps in the manual's form.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
+from common.jobs import fields as F
+from common.jobs.status import ImageStatus
 from common.store.ids import utcnow
-from ingress.auth.users import manual_timestamp
 from ingress.images.checks import CheckedImage
 from ingress.images.upload import ImageUpload
+from ingress.views import timestamp_or_none
 
 BASE64_FIELDS = ("original_base64", "enhanced_base64")
 # The manual's image object, in its order.
@@ -58,41 +59,39 @@ def new_image_document(
 ) -> dict[str, Any]:
     now = utcnow()
     return {
-        "_id": image_id,
-        "user_id": user_id,
-        "original_filename": original_filename(upload, checked),
-        "original_blob": original_blob,
-        "original_format": checked.format,
-        "original_content_type": checked.content_type,
-        "original_width": checked.width,
-        "original_height": checked.height,
-        "model_type": upload.model_type,
-        "scale": upload.scale,
-        "output_width": upload.output_width,
-        "output_height": upload.output_height,
-        "output_format": upload.output_format,
-        "face_enhance": upload.face_enhance,
-        "status": "pending",
-        "enhanced_blob": None,
-        "enhanced_width": None,
-        "enhanced_height": None,
-        "processing_time_ms": None,
-        "gpu_used": None,
-        "error_message": None,
-        "created_at": now,
-        "updated_at": now,
-        "started_at": None,
-        "completed_at": None,
+        F.ID: image_id,
+        F.USER_ID: user_id,
+        F.ORIGINAL_FILENAME: original_filename(upload, checked),
+        F.ORIGINAL_BLOB: original_blob,
+        F.ORIGINAL_FORMAT: checked.format,
+        F.ORIGINAL_CONTENT_TYPE: checked.content_type,
+        F.ORIGINAL_WIDTH: checked.width,
+        F.ORIGINAL_HEIGHT: checked.height,
+        F.MODEL_TYPE: upload.model_type,
+        F.SCALE: upload.scale,
+        F.OUTPUT_WIDTH: upload.output_width,
+        F.OUTPUT_HEIGHT: upload.output_height,
+        F.OUTPUT_FORMAT: upload.output_format,
+        F.FACE_ENHANCE: upload.face_enhance,
+        F.STATUS: ImageStatus.PENDING,
+        F.ENHANCED_BLOB: None,
+        F.ENHANCED_WIDTH: None,
+        F.ENHANCED_HEIGHT: None,
+        F.PROCESSING_TIME_MS: None,
+        F.GPU_USED: None,
+        F.ERROR_MESSAGE: None,
+        F.CREATED_AT: now,
+        F.UPDATED_AT: now,
+        F.STARTED_AT: None,
+        F.COMPLETED_AT: None,
     }
 
 
 def _value(doc: dict[str, Any], name: str) -> Any:
     if name == "id":
-        return str(doc["_id"])
+        return str(doc[F.ID])
     value = doc.get(name)
-    if name in _TIMESTAMPS:
-        return manual_timestamp(value) if isinstance(value, datetime) else None
-    return value
+    return timestamp_or_none(value) if name in _TIMESTAMPS else value
 
 
 def summary_view(doc: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from bson import ObjectId
 
 from common.contracts import ImageJobSubmitted
 from common.errors import NotFound
+from common.jobs import fields as F
+from common.jobs.blobs import BlobKind, image_blob
+from common.jobs.cleanup import purge_image
+from common.jobs.status import IMAGE_FINISHED, ImageStatus
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
 from ingress.downloads import blob_base64
@@ -29,7 +33,6 @@ from ingress.submission import submit_stored_job
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Imagen no encontrada"
-FINISHED = ("completed", "failed")
 # The client waits for the first poll after the job is done: on average half an interval.
 # Polls start at 25 ms and grow slowly to 250 ms (a long job's result is seen within a
 # quarter second); a find by _id costs ~1 ms, so that is four reads a second per waiting
@@ -50,7 +53,7 @@ async def submit_image(
         upload.data,
         filename=original_filename(upload, checked),
         content_type=checked.content_type,
-        metadata={"image_id": str(image_id), "kind": "original"},
+        metadata=image_blob(image_id, BlobKind.ORIGINAL),
     )
     doc = new_image_document(image_id, user.id, blob_id, upload, checked)
 
@@ -59,7 +62,7 @@ async def submit_image(
             image_id=str(job_id),
             user_id=str(user.id),
             original_blob=blob_id,
-            model_type=upload.model_type,  # type: ignore[arg-type]  # checked by the registry
+            model_type=upload.model_type,
             scale=upload.scale,
             output_width=upload.output_width,
             output_height=upload.output_height,
@@ -68,7 +71,7 @@ async def submit_image(
         )
 
     await submit_stored_job(store.blobs, store.images, runtime.bus, doc, message,
-                            failed_status="failed")
+                            failed_status=ImageStatus.FAILED)
     log.info(
         "image %s accepted: %s %dx%d, model %s x%d, output %dx%d %s",
         image_id,
@@ -97,8 +100,8 @@ async def wait_for_image(
     deadline = loop.time() + seconds
     pause = _FIRST_POLL
     while True:
-        doc = await images.find_one({"_id": image_id})
-        if doc is None or doc["status"] in FINISHED:
+        doc = await images.find_one({F.ID: image_id})
+        if doc is None or doc[F.STATUS] in IMAGE_FINISHED:
             return doc
         left = deadline - loop.time()
         if left <= 0 or (gone is not None and await gone()):
@@ -110,9 +113,10 @@ async def wait_for_image(
 async def full_view(runtime: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     """The manual's object with both base64 fields; the enhanced one stays null until the
     image is completed."""
-    enhanced_blob = doc.get("enhanced_blob") if doc.get("status") == "completed" else None
+    done = doc.get(F.STATUS) == ImageStatus.COMPLETED
+    enhanced_blob = doc.get(F.ENHANCED_BLOB) if done else None
     original, enhanced = await asyncio.gather(
-        blob_base64(runtime, doc.get("original_blob")),
+        blob_base64(runtime, doc.get(F.ORIGINAL_BLOB)),
         blob_base64(runtime, enhanced_blob),
     )
     return detail_view(doc, (original, enhanced))
@@ -122,8 +126,8 @@ async def delete_image(runtime: Runtime, user: AuthUser, image_id: ObjectId) -> 
     """Remove the document first (which cancels the job: the worker drops a message of a
     missing image and discards a result it can no longer attach), then every blob of it."""
     store = runtime.store
-    result = await store.images.delete_one({"_id": image_id, "user_id": user.id})
+    result = await store.images.delete_one({F.ID: image_id, F.USER_ID: user.id})
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
-    removed = await store.blobs.delete_where(image_id=str(image_id))
+    removed = await purge_image(store, image_id)
     log.info("image %s deleted with %d blobs", image_id, removed)

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.contracts import OutputFormat
 from common.errors import InvalidInput
+from common.models import DEFAULT_MODEL, ModelSpec, get_model
+from common.sizing import MAX_SCALE, MIN_SCALE
 from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
-from pipeline.upscale.engine.registry import DEFAULT_MODEL, ModelSpec, get_model
 
 INVALID_DATA = "Datos de imagen inválidos"
 FILE_FIELDS = ("file", "image")
@@ -36,7 +37,7 @@ class ImageOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
     filename: Annotated[str | None, Field(max_length=255)] = None
     model_type: str = DEFAULT_MODEL
-    scale: Annotated[int | None, Field(ge=1, le=4)] = None
+    scale: Annotated[int | None, Field(ge=MIN_SCALE, le=MAX_SCALE)] = None
     output_width: Dimension = None
     output_height: Dimension = None
     face_enhance: bool = False
@@ -68,7 +69,7 @@ class ImageUpload:
     data: bytes
     filename: str | None  # base name as the client gave it; None when it gave none
     model_type: str
-    scale: int  # the request's, else the model's default
+    scale: int  # the request's, else the model's default (lowered to DEFAULT_SCALE)
     output_width: int | None
     output_height: int | None
     face_enhance: bool
@@ -83,12 +84,13 @@ def clean_filename(raw: str | None) -> str | None:
     return name if name not in ("", ".", "..") else None
 
 
-def _upload(data: bytes, options: ImageOptions, spec: ModelSpec) -> ImageUpload:
+def _upload(data: bytes, options: ImageOptions, spec: ModelSpec,
+            default_scale: int) -> ImageUpload:
     return ImageUpload(
         data=data,
         filename=clean_filename(options.filename),
         model_type=spec.id,
-        scale=options.scale or spec.default_scale,
+        scale=options.scale or spec.request_default(default_scale),
         output_width=options.output_width,
         output_height=options.output_height,
         face_enhance=options.face_enhance,
@@ -96,14 +98,15 @@ def _upload(data: bytes, options: ImageOptions, spec: ModelSpec) -> ImageUpload:
     )
 
 
-async def read_upload(request: Request) -> ImageUpload:
-    """The request's image bytes (not yet checked to be an image) and validated options."""
+async def read_upload(request: Request, default_scale: int) -> ImageUpload:
+    """The request's image bytes (not yet checked to be an image) and validated options;
+    ``default_scale`` is the ``DEFAULT_SCALE`` setting."""
     if body_kind(request) == "multipart":
-        return await _from_multipart(request)
-    return await _from_json(request)
+        return await _from_multipart(request, default_scale)
+    return await _from_json(request, default_scale)
 
 
-async def _from_json(request: Request) -> ImageUpload:
+async def _from_json(request: Request, default_scale: int) -> ImageUpload:
     body = await request.body()
     if not body:
         raise InvalidInput("Cuerpo JSON requerido con image_base64")
@@ -115,10 +118,10 @@ async def _from_json(request: Request) -> ImageUpload:
     raw = await asyncio.to_thread(
         decode_base64, data.image_base64, invalid=INVALID_DATA, empty=INVALID_DATA
     )
-    return _upload(raw, data, spec)
+    return _upload(raw, data, spec, default_scale)
 
 
-async def _from_multipart(request: Request) -> ImageUpload:
+async def _from_multipart(request: Request, default_scale: int) -> ImageUpload:
     async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de imagen: campo 'file' (o 'image')")
@@ -127,4 +130,4 @@ async def _from_multipart(request: Request) -> ImageUpload:
         raw = await upload.read()
         if not raw:
             raise InvalidInput(INVALID_DATA)
-        return _upload(raw, options, spec)
+        return _upload(raw, options, spec, default_scale)

@@ -14,6 +14,7 @@ from ingress.auth import users
 from ingress.auth.current import CurrentUser, LoginThrottleDep, SessionsDep
 from ingress.auth.tokens import INVALID_TOKEN
 from ingress.deps import StoreDep
+from ingress.views import manual_timestamp
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -89,6 +90,6 @@ async def me(user: CurrentUser) -> dict[str, Any]:
             "username": user.username,
             "email": user.email,
             "is_active": user.is_active,
-            "created_at": users.manual_timestamp(user.created_at),
+            "created_at": manual_timestamp(user.created_at),
         }
     }

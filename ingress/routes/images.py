@@ -10,7 +10,7 @@ someone else's id (``load_owned``).
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi import status as http_status
@@ -18,6 +18,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from common.contracts import OUTPUT_MEDIA
 from common.errors import Conflict, NotFound, ProcessingError
+from common.jobs import fields as F
+from common.jobs.status import ImageStatus
+from common.models import DEFAULT_MODEL, MODEL_IDS
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser, CurrentUser
 from ingress.deps import RuntimeDep
@@ -41,21 +44,19 @@ UNKNOWN_FAILURE = "Error procesando imagen: error desconocido"
 
 _OPTION_FIELDS: dict[str, Any] = {
     "filename": {"type": "string", "description": "Nombre original del archivo"},
-    "model_type": {"type": "string", "default": "general_x4"},
+    "model_type": {"type": "string", "enum": list(MODEL_IDS), "default": DEFAULT_MODEL},
     "scale": {"type": "integer", "minimum": 1, "maximum": 4},
     "output_width": {"type": "integer", "minimum": 1},
     "output_height": {"type": "integer", "minimum": 1},
     "face_enhance": {"type": "boolean", "default": False},
-    "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"], "default": "png"},
+    "output_format": {"type": "string", "enum": list(OUTPUT_MEDIA), "default": "png"},
 }
 _ENHANCE_BODY = enhance_body("image_base64", _OPTION_FIELDS)
-
-StatusFilter = Literal["pending", "processing", "completed", "failed"]
 
 
 async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[str, Any]:
     # The upload's bytes live only in this frame, so they are freed before the wait.
-    upload = await read_upload(request)
+    upload = await read_upload(request, runtime.settings.default_scale)
     checked = await check_image(upload, runtime.settings)
     return await submit_image(runtime, user, upload, checked)
 
@@ -64,14 +65,14 @@ async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[st
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Response:
     submitted = await _accept(request, user, runtime)
     doc = await wait_for_image(
-        runtime, submitted["_id"], runtime.settings.image_wait_seconds, request.is_disconnected
+        runtime, submitted[F.ID], runtime.settings.image_wait_seconds, request.is_disconnected
     )
     if doc is None:  # deleted by its owner while we waited
         raise NotFound(NOT_FOUND)
-    if doc["status"] == "failed":
-        raise ProcessingError(doc.get("error_message") or UNKNOWN_FAILURE)
+    if doc[F.STATUS] == ImageStatus.FAILED:
+        raise ProcessingError(doc.get(F.ERROR_MESSAGE) or UNKNOWN_FAILURE)
     view = await full_view(runtime, doc)
-    if doc["status"] == "completed":
+    if doc[F.STATUS] == ImageStatus.COMPLETED:
         return await large_json({"message": COMPLETED, "image": view}, 201)
     return await large_json({"message": ACCEPTED_LATER, "image": view}, 202)
 
@@ -82,7 +83,7 @@ async def list_images(
     runtime: RuntimeDep,
     page: Page = 1,
     per_page: PerPage = 10,
-    status: StatusFilter | None = None,
+    status: ImageStatus | None = None,
 ) -> dict[str, Any]:
     total, docs = await owned_page(runtime.store.images, user, status, page, per_page)
     return {
@@ -104,8 +105,8 @@ async def get_image(
 
 @router.delete("/{image_id}")
 async def delete(image_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
-    doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND, {"_id": 1})
-    await delete_image(runtime, user, doc["_id"])
+    doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND, {F.ID: 1})
+    await delete_image(runtime, user, doc[F.ID])
     return {"message": DELETED}
 
 
@@ -116,9 +117,9 @@ async def download_original(
     doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
     return await stream_blob(
         runtime,
-        doc["original_blob"],
-        doc["original_filename"],
-        doc.get("original_content_type"),
+        doc[F.ORIGINAL_BLOB],
+        doc[F.ORIGINAL_FILENAME],
+        doc.get(F.ORIGINAL_CONTENT_TYPE),
         NOT_FOUND,
     )
 
@@ -128,9 +129,9 @@ async def download_enhanced(
     image_id: str, user: CurrentUser, runtime: RuntimeDep
 ) -> StreamingResponse:
     doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
-    if doc["status"] != "completed" or not doc.get("enhanced_blob"):
-        raise Conflict(f"La imagen mejorada aún no está disponible (estado: {doc['status']})")
-    fmt = doc.get("output_format") or "png"
+    if doc[F.STATUS] != ImageStatus.COMPLETED or not doc.get(F.ENHANCED_BLOB):
+        raise Conflict(f"La imagen mejorada aún no está disponible (estado: {doc[F.STATUS]})")
+    fmt = doc.get(F.OUTPUT_FORMAT) or "png"
     content_type, extension = OUTPUT_MEDIA[fmt]
-    name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.{extension}"
-    return await stream_blob(runtime, doc["enhanced_blob"], name, content_type, NOT_FOUND)
+    name = f"{PurePosixPath(doc[F.ORIGINAL_FILENAME]).stem}_mejorado.{extension}"
+    return await stream_blob(runtime, doc[F.ENHANCED_BLOB], name, content_type, NOT_FOUND)

@@ -1,6 +1,7 @@
 """``GET /api/models``: the manual's model list, public (no token needed to choose a model).
 
-The registry is plain data (it never imports torch), so the API process can serve it.
+The catalogue (``common.models``) is plain data, so the API process serves it without torch.
+Each entry's ``default_scale`` is what a request without ``scale`` gets (``DEFAULT_SCALE``).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from pipeline.upscale.engine.registry import public_listing
+from common.models import public_listing
+from ingress.deps import SettingsDep
 
 router = APIRouter(prefix="/api", tags=["models"])
 
 
 @router.get("/models")
-async def list_models() -> dict[str, Any]:
-    models = public_listing()
+async def list_models(settings: SettingsDep) -> dict[str, Any]:
+    models = public_listing(settings.default_scale)
     return {"total": len(models), "models": models}

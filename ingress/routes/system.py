@@ -1,4 +1,8 @@
-"""``GET /api/health`` and ``GET /api/info``."""
+"""``GET /api/health`` and ``GET /api/info``.
+
+Both are public (no token), so they show what an operator needs to see a deployment's shape:
+versions, mode, device and limits settings, live workers; never a path or a secret.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +72,6 @@ async def info(runtime: RuntimeDep) -> dict[str, Any]:
         "name": "Image Enhancer API",
         "version": VERSION,
         "mode": "embedded" if runtime.embedded else "distributed",
-        "models_dir": str(s.models_dir.resolve()),
         "device": {"use_gpu": s.use_gpu, "precision": s.precision},
         "tiling": {"tile_size": s.tile_size, "tile_pad": s.tile_pad},
         "default_scale": s.default_scale,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi import status as http_status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from common.errors import Conflict
+from common.jobs import fields as F
+from common.jobs.status import VideoStatus
+from common.models import DEFAULT_MODEL, MODEL_IDS
 from common.store.ids import utcnow
 from ingress.auth.current import CurrentUser
 from ingress.deps import RuntimeDep
@@ -36,18 +39,18 @@ ENHANCED_TYPE = "video/x-matroska"
 
 _OPTION_FIELDS: dict[str, Any] = {
     "filename": {"type": "string", "description": "Nombre original del archivo con extensión"},
-    "model_type": {"type": "string", "default": "general_x4"},
+    "model_type": {"type": "string", "enum": list(MODEL_IDS), "default": DEFAULT_MODEL},
     "scale": {"type": "integer", "minimum": 1, "maximum": 4},
     "face_enhance": {"type": "boolean", "default": False},
 }
 _ENHANCE_BODY = enhance_body("video_base64", _OPTION_FIELDS, required=("filename",))
-
-StatusFilter = Literal["pending", "in_progress", "completed", "error"]
+# The stages' progress bookkeeping stays out of what the API reads.
+_PUBLIC = {F.PROGRESS_KEYS: 0}
 
 
 @router.post("/enhance", status_code=http_status.HTTP_202_ACCEPTED, openapi_extra=_ENHANCE_BODY)
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
-    async with staged_video(request) as staged:
+    async with staged_video(request, runtime.settings.default_scale) as staged:
         doc = await submit_video(runtime, user, staged)
     return JSONResponse(
         {"message": SUBMITTED, "video": submitted_view(doc)},
@@ -61,9 +64,9 @@ async def list_videos(
     runtime: RuntimeDep,
     page: Page = 1,
     per_page: PerPage = 10,
-    status: StatusFilter | None = None,
+    status: VideoStatus | None = None,
 ) -> dict[str, Any]:
-    total, docs = await owned_page(runtime.store.videos, user, status, page, per_page, {"done": 0})
+    total, docs = await owned_page(runtime.store.videos, user, status, page, per_page, _PUBLIC)
     now = utcnow()
     return {
         "total": total,
@@ -77,15 +80,15 @@ async def list_videos(
 async def get_video(
     video_id: str, user: CurrentUser, runtime: RuntimeDep, include_base64: bool = True
 ) -> dict[str, Any]:
-    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, {"done": 0})
+    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, _PUBLIC)
     payloads: tuple[str | None, str | None] | None = None
     if include_base64:
         # The manual shows both null until the job has completed.
         payloads = (None, None)
-        if doc["status"] == "completed":
+        if doc[F.STATUS] == VideoStatus.COMPLETED:
             original, enhanced = await asyncio.gather(
-                blob_base64(runtime, doc.get("original_blob")),
-                blob_base64(runtime, doc.get("enhanced_blob")),
+                blob_base64(runtime, doc.get(F.ORIGINAL_BLOB)),
+                blob_base64(runtime, doc.get(F.ENHANCED_BLOB)),
             )
             payloads = (original, enhanced)
     return {"video": detail_view(doc, utcnow(), payloads)}
@@ -93,8 +96,8 @@ async def get_video(
 
 @router.delete("/{video_id}")
 async def delete(video_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
-    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, {"_id": 1})
-    await delete_video(runtime, user, doc["_id"])
+    doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, {F.ID: 1})
+    await delete_video(runtime, user, doc[F.ID])
     return {"message": DELETED}
 
 
@@ -104,7 +107,7 @@ async def download_original(
 ) -> StreamingResponse:
     doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
     return await stream_blob(
-        runtime, doc["original_blob"], doc["original_filename"], None, NOT_FOUND
+        runtime, doc[F.ORIGINAL_BLOB], doc[F.ORIGINAL_FILENAME], None, NOT_FOUND
     )
 
 
@@ -113,7 +116,7 @@ async def download_enhanced(
     video_id: str, user: CurrentUser, runtime: RuntimeDep
 ) -> StreamingResponse:
     doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
-    if doc["status"] != "completed" or not doc.get("enhanced_blob"):
-        raise Conflict(f"El video mejorado aún no está disponible (estado: {doc['status']})")
-    name = f"{PurePosixPath(doc['original_filename']).stem}_mejorado.mkv"
-    return await stream_blob(runtime, doc["enhanced_blob"], name, ENHANCED_TYPE, NOT_FOUND)
+    if doc[F.STATUS] != VideoStatus.COMPLETED or not doc.get(F.ENHANCED_BLOB):
+        raise Conflict(f"El video mejorado aún no está disponible (estado: {doc[F.STATUS]})")
+    name = f"{PurePosixPath(doc[F.ORIGINAL_FILENAME]).stem}_mejorado.mkv"
+    return await stream_blob(runtime, doc[F.ENHANCED_BLOB], name, ENHANCED_TYPE, NOT_FOUND)

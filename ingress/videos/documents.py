@@ -1,6 +1,6 @@
 """The video document (collection ``videos``) and the shapes the API shows of it.
 
-The document's fields are the ones agreed with the pipeline stages (notes/video-design.md):
+The document's fields are the ones agreed with the pipeline stages (``common.jobs.fields``):
 ingress creates it at submit time; decode, upscale and encode move it along. The views are
 the manual's "Procesamiento de Videos" objects, timestamps in the manual's form.
 """
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 
+from common.jobs import fields as F
+from common.jobs.status import VideoStatus
 from common.store.ids import utcnow
-from ingress.auth.users import manual_timestamp
+from ingress.views import timestamp_or_none
 
 if TYPE_CHECKING:
     from common.media.probe import VideoProbe
-
-STATUSES = ("pending", "in_progress", "completed", "error")
 
 # The 202 answer of POST /api/videos/enhance: the manual's fields, then the options used.
 SUBMITTED_FIELDS = (
@@ -77,37 +77,33 @@ def new_video_document(
 ) -> dict[str, Any]:
     now = utcnow()
     return {
-        "_id": video_id,
-        "user_id": user_id,
-        "original_filename": filename,
-        "original_blob": original_blob,
-        "status": "pending",
-        "model_type": model_type,
-        "scale": scale,
-        "face_enhance": face_enhance,
-        "duration_seconds": probe.duration_seconds,
-        "fps": probe.fps,
-        "frame_rate": probe.frame_rate,
-        "frame_count": probe.frame_count,
-        "original_width": probe.width,
-        "original_height": probe.height,
-        "frames_processed": 0,
-        "enhanced_width": None,
-        "enhanced_height": None,
-        "enhanced_blob": None,
-        "processing_time_ms": None,
-        "gpu_used": None,
-        "error_message": None,
-        "chunk_count": None,
-        "created_at": now,
-        "updated_at": now,
-        "started_at": None,
-        "completed_at": None,
+        F.ID: video_id,
+        F.USER_ID: user_id,
+        F.ORIGINAL_FILENAME: filename,
+        F.ORIGINAL_BLOB: original_blob,
+        F.STATUS: VideoStatus.PENDING,
+        F.MODEL_TYPE: model_type,
+        F.SCALE: scale,
+        F.FACE_ENHANCE: face_enhance,
+        F.DURATION_SECONDS: probe.duration_seconds,
+        F.FPS: probe.fps,
+        F.FRAME_RATE: probe.frame_rate,
+        F.FRAME_COUNT: probe.frame_count,
+        F.ORIGINAL_WIDTH: probe.width,
+        F.ORIGINAL_HEIGHT: probe.height,
+        F.FRAMES_PROCESSED: 0,
+        F.ENHANCED_WIDTH: None,
+        F.ENHANCED_HEIGHT: None,
+        F.ENHANCED_BLOB: None,
+        F.PROCESSING_TIME_MS: None,
+        F.GPU_USED: None,
+        F.ERROR_MESSAGE: None,
+        F.CHUNK_COUNT: None,
+        F.CREATED_AT: now,
+        F.UPDATED_AT: now,
+        F.STARTED_AT: None,
+        F.COMPLETED_AT: None,
     }
-
-
-def _timestamp(value: Any) -> str | None:
-    return manual_timestamp(value) if isinstance(value, datetime) else None
 
 
 def throughput(doc: dict[str, Any], now: datetime) -> tuple[float | None, float | None]:
@@ -117,17 +113,17 @@ def throughput(doc: dict[str, Any], now: datetime) -> tuple[float | None, float 
     extra. The rate counts whole chunks, so it moves in steps; the ETA is None until the
     first chunk has been counted.
     """
-    started = doc.get("started_at")
-    if doc.get("status") != "in_progress" or not isinstance(started, datetime):
+    started = doc.get(F.STARTED_AT)
+    if doc.get(F.STATUS) != VideoStatus.IN_PROGRESS or not isinstance(started, datetime):
         return None, None
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
     elapsed = (now - started).total_seconds()
-    done = int(doc.get("frames_processed") or 0)
+    done = int(doc.get(F.FRAMES_PROCESSED) or 0)
     if elapsed <= 0 or done <= 0:
         return 0.0, None
     rate = done / elapsed
-    left = max(0, int(doc.get("frame_count") or 0) - done)
+    left = max(0, int(doc.get(F.FRAME_COUNT) or 0) - done)
     return round(rate, 2), round(left / rate, 1)
 
 
@@ -135,12 +131,12 @@ def _all_fields(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     rate, eta = throughput(doc, now)
     view = {name: doc.get(name) for name in SUMMARY_FIELDS}
     view.update(
-        id=str(doc["_id"]),
+        id=str(doc[F.ID]),
         processing_fps=rate,
         eta_seconds=eta,
-        created_at=_timestamp(doc.get("created_at")),
-        started_at=_timestamp(doc.get("started_at")),
-        completed_at=_timestamp(doc.get("completed_at")),
+        created_at=timestamp_or_none(doc.get(F.CREATED_AT)),
+        started_at=timestamp_or_none(doc.get(F.STARTED_AT)),
+        completed_at=timestamp_or_none(doc.get(F.COMPLETED_AT)),
     )
     return view
 

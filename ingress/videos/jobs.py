@@ -19,6 +19,10 @@ from bson import ObjectId
 
 from common.contracts import VideoSubmitted
 from common.errors import NotFound
+from common.jobs import fields as F
+from common.jobs.blobs import BlobKind, video_blob
+from common.jobs.cleanup import purge_video
+from common.jobs.status import VideoStatus
 from common.media.probe import VideoLimits, probe_video
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
@@ -53,7 +57,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
         _file_chunks(staged.path),
         filename=staged.filename,
         content_type=content_type_for(staged.filename),
-        metadata={"video_id": str(video_id), "kind": "original"},
+        metadata=video_blob(video_id, BlobKind.ORIGINAL),
     )
     doc = new_video_document(
         video_id,
@@ -71,13 +75,13 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
             video_id=str(job_id),
             user_id=str(user.id),
             original_blob=blob_id,
-            model_type=staged.model_type,  # type: ignore[arg-type]  # checked by the registry
+            model_type=staged.model_type,
             scale=staged.scale,
             face_enhance=staged.face_enhance,
         )
 
     await submit_stored_job(store.blobs, store.videos, runtime.bus, doc, message,
-                            failed_status="error")
+                            failed_status=VideoStatus.ERROR)
     log.info(
         "video %s accepted: %d frames %dx%d at %s, model %s x%d",
         video_id,
@@ -93,12 +97,10 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
 
 async def delete_video(runtime: Runtime, user: AuthUser, video_id: ObjectId) -> None:
     """Remove the document first (which cancels the job: every stage drops messages of a
-    missing video), then every blob and chunk record of it."""
+    missing video), then every blob and the stages' records of it."""
     store = runtime.store
-    result = await store.videos.delete_one({"_id": video_id, "user_id": user.id})
+    result = await store.videos.delete_one({F.ID: video_id, F.USER_ID: user.id})
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
-    removed = await store.blobs.delete_where(video_id=str(video_id))
-    # The stages' chunk records may key the video by ObjectId or by its text form.
-    await store.chunks.delete_many({"video_id": {"$in": [video_id, str(video_id)]}})
+    removed = await purge_video(store, video_id)
     log.info("video %s deleted with %d blobs", video_id, removed)

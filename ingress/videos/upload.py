@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import UploadFile
 
 from common.errors import InvalidInput
+from common.models import DEFAULT_MODEL, get_model
+from common.sizing import MAX_SCALE, MIN_SCALE
 from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
-from pipeline.upscale.engine.registry import DEFAULT_MODEL, get_model
 
 FILE_FIELDS = ("file", "video")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
@@ -39,7 +40,7 @@ class VideoOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
     filename: Annotated[str, Field(min_length=1, max_length=255)]
     model_type: str = DEFAULT_MODEL
-    scale: Annotated[int | None, Field(ge=1, le=4)] = None
+    scale: Annotated[int | None, Field(ge=MIN_SCALE, le=MAX_SCALE)] = None
     face_enhance: bool = False
 
     @field_validator("scale", mode="before")
@@ -76,36 +77,37 @@ def clean_filename(raw: str) -> tuple[str, str]:
     return name, extension.lower()
 
 
-def _resolve(options: VideoOptions) -> tuple[str, str, str, int]:
+def _resolve(options: VideoOptions, default_scale: int) -> tuple[str, str, str, int]:
     name, extension = clean_filename(options.filename)
     spec = get_model(options.model_type)  # InvalidInput naming the allowed values
-    return name, extension, spec.id, options.scale or spec.default_scale
+    return name, extension, spec.id, options.scale or spec.request_default(default_scale)
 
 
 @contextlib.asynccontextmanager
-async def staged_video(request: Request) -> AsyncIterator[StagedVideo]:
-    """The request's video in a temp file (removed on exit) with its validated options."""
+async def staged_video(request: Request, default_scale: int) -> AsyncIterator[StagedVideo]:
+    """The request's video in a temp file (removed on exit) with its validated options;
+    ``default_scale`` is the ``DEFAULT_SCALE`` setting."""
     kind = body_kind(request)
     fd, tmp = tempfile.mkstemp(prefix="video-upload-")
     os.close(fd)
     path = Path(tmp)
     try:
         if kind == "multipart":
-            staged = await _from_multipart(request, path)
+            staged = await _from_multipart(request, path, default_scale)
         else:
-            staged = await _from_json(request, path)
+            staged = await _from_json(request, path, default_scale)
         yield staged
     finally:
         await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
-async def _from_json(request: Request, path: Path) -> StagedVideo:
+async def _from_json(request: Request, path: Path, default_scale: int) -> StagedVideo:
     body = await request.body()
     if not body:
         raise InvalidInput("Cuerpo JSON requerido con video_base64 y filename")
     data = validate_json(VideoJson, body)
     del body
-    name, extension, model_type, scale = _resolve(data)
+    name, extension, model_type, scale = _resolve(data, default_scale)
     await asyncio.to_thread(_write_base64, data.video_base64, path)
     return StagedVideo(path, name, extension, model_type, scale, data.face_enhance)
 
@@ -117,12 +119,12 @@ def _write_base64(text: str, path: Path) -> None:
     path.write_bytes(raw)
 
 
-async def _from_multipart(request: Request, path: Path) -> StagedVideo:
+async def _from_multipart(request: Request, path: Path, default_scale: int) -> StagedVideo:
     async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de video: campo 'file' (o 'video')")
         options = validate(VideoOptions, fields)
-        name, extension, model_type, scale = _resolve(options)
+        name, extension, model_type, scale = _resolve(options, default_scale)
         size = await asyncio.to_thread(_copy_upload, upload, path)
         if size == 0:
             raise InvalidInput("El archivo de video está vacío")

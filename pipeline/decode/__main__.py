@@ -2,7 +2,7 @@
 
 import sys
 
-from pipeline.decode.handler import STAGE
+from pipeline.decode.stage import STAGE
 from pipeline.process import run_stage_process
 
 sys.exit(run_stage_process(STAGE))

@@ -13,37 +13,51 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Any
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from common.contracts import ChunkReady, VideoSubmitted
 from common.errors import InvalidInput, PermanentFailure
+from common.jobs import chunks as C
+from common.jobs import fields as F
+from common.jobs.blobs import BlobKind
+from common.jobs.status import VideoStatus
 from common.media.sandbox import run_limited
 from common.messaging import publish
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.store.jobs import transition
-from pipeline.video_jobs import download, drop_if_cancelled, load_active_video, store_file
+from pipeline.runner import DEFAULT_MESSAGE_TIMEOUT
+from pipeline.video_jobs import (
+    download,
+    drop_if_cancelled,
+    load_active_video,
+    store_chunk_file,
+    video_oid,
+)
 
 # Decoding plus lossless re-encoding runs well above real time on one core; the limit only
 # has to stop a decoder that never finishes.
 SECONDS_PER_SOURCE_SECOND = 20.0
+# The decode stage's per-message limit (``pipeline/decode/stage.py``); the split stays within it.
+MESSAGE_TIMEOUT = DEFAULT_MESSAGE_TIMEOUT
 
 
-async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted,
-                                 message_timeout: float) -> None:
+async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
     store = runtime.store
-    video = await load_active_video(runtime, msg.video_id)
+    video_id = video_oid(msg.video_id)
+    video = await load_active_video(runtime, video_id)
     if video is None:
         return
-    if video["status"] == "pending":
-        await transition(store.videos, msg.video_id, ["pending"], "in_progress",
-                         {"started_at": utcnow()})
+    if video[F.STATUS] == VideoStatus.PENDING:
+        await transition(store.videos, video_id, [VideoStatus.PENDING], VideoStatus.IN_PROGRESS,
+                         {F.STARTED_AT: utcnow()})
     settings = runtime.settings
-    duration = float(video.get("duration_seconds") or settings.max_video_seconds)
+    duration = float(video.get(F.DURATION_SECONDS) or settings.max_video_seconds)
     timeout = min(settings.video_probe_timeout_seconds + SECONDS_PER_SOURCE_SECOND * duration,
-                  message_timeout * 0.9)
+                  MESSAGE_TIMEOUT * 0.9)
     with tempfile.TemporaryDirectory(prefix="decode-") as tmp:
-        suffix = PurePath(str(video.get("original_filename") or "video")).suffix[:10]
+        suffix = PurePath(str(video.get(F.ORIGINAL_FILENAME) or "video")).suffix[:10]
         original = Path(tmp) / f"original{suffix}"
         await download(store, msg.original_blob, original)
         try:
@@ -55,20 +69,20 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted,
             )
         except InvalidInput as exc:
             raise PermanentFailure(str(exc)) from exc  # the same file fails the same way
-        blobs = [await _store_chunk(runtime, msg.video_id, index, chunk)
+        blobs = [await _store_chunk(runtime, video_id, index, chunk)
                  for index, chunk in enumerate(manifest["chunks"])]
     count = len(blobs)
     await store.videos.update_one(
-        {"_id": video["_id"], "status": "in_progress"},
+        {F.ID: video_id, F.STATUS: VideoStatus.IN_PROGRESS},
         {"$set": {
-            "chunk_count": count,
-            "frame_count": manifest["frame_count"],
-            "streams": manifest["layout"],
-            "timing": manifest["timing"],
-            "updated_at": utcnow(),
+            F.CHUNK_COUNT: count,
+            F.FRAME_COUNT: manifest["frame_count"],
+            F.STREAMS: manifest["layout"],
+            F.TIMING: manifest["timing"],
+            F.UPDATED_AT: utcnow(),
         }},
     )
-    if await drop_if_cancelled(runtime, msg.video_id):
+    if await drop_if_cancelled(runtime, video_id):
         return
     for index, (blob_id, frames) in enumerate(blobs):
         await publish(runtime.bus, ChunkReady(
@@ -78,26 +92,24 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted,
         ))
 
 
-async def _store_chunk(runtime: Runtime, video_id: str, index: int,
+async def _store_chunk(runtime: Runtime, video_id: ObjectId, index: int,
                        chunk: dict[str, Any]) -> tuple[str, int]:
     chunks = runtime.store.chunks
-    record = await chunks.find_one({"video_id": video_id, "index": index})
+    source = C.blob_field(BlobKind.CHUNK)
+    record = await chunks.find_one(C.chunk_filter(video_id, index))
     if record is not None:
-        return record["chunk_blob"], int(record["frame_count"])
-    blob_id = await store_file(
-        runtime, Path(chunk["path"]), filename=f"{video_id}-chunk-{index:05d}.nut",
-        content_type="video/x-nut", metadata={"video_id": video_id, "kind": "chunk",
-                                              "index": index},
-    )
+        return record[source], int(record[C.FRAME_COUNT])
+    blob_id = await store_chunk_file(runtime, Path(chunk["path"]), video_id, index,
+                                     BlobKind.CHUNK)
     try:
         await chunks.insert_one({
-            "video_id": video_id, "index": index, "chunk_blob": blob_id,
-            "frame_count": chunk["frame_count"], "first_pts": chunk["first_pts"],
-            "created_at": utcnow(),
+            **C.chunk_filter(video_id, index), source: blob_id,
+            C.FRAME_COUNT: chunk["frame_count"], C.FIRST_PTS: chunk["first_pts"],
+            F.CREATED_AT: utcnow(),
         })
     except DuplicateKeyError:  # a concurrent delivery stored it first: keep theirs
         await runtime.store.blobs.delete(blob_id)
-        record = await chunks.find_one({"video_id": video_id, "index": index})
+        record = await chunks.find_one(C.chunk_filter(video_id, index))
         assert record is not None
-        return record["chunk_blob"], int(record["frame_count"])
+        return record[source], int(record[C.FRAME_COUNT])
     return blob_id, int(chunk["frame_count"])

@@ -2,7 +2,7 @@
 
 import sys
 
-from pipeline.encode.handler import STAGE
+from pipeline.encode.stage import STAGE
 from pipeline.process import run_stage_process
 
 sys.exit(run_stage_process(STAGE))

@@ -18,6 +18,11 @@ from typing import Any
 
 from common.contracts import ChunkUpscaled, VideoAssemble
 from common.errors import ProcessingError
+from common.jobs import chunks as C
+from common.jobs import fields as F
+from common.jobs.blobs import BlobKind, video_blob
+from common.jobs.cleanup import remove_video_temporaries
+from common.jobs.status import VideoStatus
 from common.media.containers import sniff_container
 from common.messaging import publish
 from common.runtime import Runtime
@@ -31,25 +36,27 @@ from pipeline.video_jobs import (
     drop_if_cancelled,
     load_active_chunk,
     load_active_video,
-    remove_temporaries,
     store_file,
+    video_oid,
 )
 
 log = logging.getLogger(__name__)
+ENCODED = C.blob_field(BlobKind.ENCODED)
 
 
 def _nominal_rate(video: dict[str, Any]) -> str | None:
-    timing = video.get("timing") or {}
-    return None if timing.get("vfr") else timing.get("frame_rate") or video.get("frame_rate")
+    timing = video.get(F.TIMING) or {}
+    return None if timing.get("vfr") else timing.get("frame_rate") or video.get(F.FRAME_RATE)
 
 
 async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
     store = runtime.store
-    loaded = await load_active_chunk(runtime, msg.video_id, msg.chunk_index)
+    video_id = video_oid(msg.video_id)
+    loaded = await load_active_chunk(runtime, video_id, msg.chunk_index)
     if loaded is None:
         return
     video, record = loaded
-    if not record.get("encoded_blob"):
+    if not record.get(ENCODED):
         settings = runtime.settings
         with tempfile.TemporaryDirectory(prefix="encode-") as tmp:
             source, target = Path(tmp) / "upscaled.nut", Path(tmp) / "encoded.nut"
@@ -62,18 +69,18 @@ async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
             log.info("video %s chunk %d: H.264 (%s) of %d frames %dx%d in %.2f s",
                      msg.video_id, msg.chunk_index, settings.video_preset, info["frames"],
                      info["width"], info["height"], time.perf_counter() - started)
-            blob_id = await claim_chunk_blob(runtime, msg.video_id, msg.chunk_index, "encoded",
-                                             target, info)
-        if blob_id is None or await drop_if_cancelled(runtime, msg.video_id):
+            blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
+                                             BlobKind.ENCODED, target, info)
+        if blob_id is None or await drop_if_cancelled(runtime, video_id):
             return
     after = await add_progress_once_returning(
-        store.videos, msg.video_id, key=msg.chunk_index, field="chunks_encoded", amount=1,
-        in_states=["in_progress"],
+        store.videos, video_id, key=msg.chunk_index, field=F.CHUNKS_ENCODED, amount=1,
+        in_states=[VideoStatus.IN_PROGRESS],
     )
     # Not counted now means counted before: that delivery may have died before publishing.
-    job = after or await store.videos.find_one({"_id": video["_id"]})
-    if job and job.get("status") == "in_progress" and (
-        int(job.get("chunks_encoded") or 0) >= msg.chunk_count
+    job = after or await store.videos.find_one({F.ID: video_id})
+    if job and job.get(F.STATUS) == VideoStatus.IN_PROGRESS and (
+        int(job.get(F.CHUNKS_ENCODED) or 0) >= msg.chunk_count
     ):
         await publish(runtime.bus, VideoAssemble(video_id=msg.video_id,
                                                  chunk_count=msg.chunk_count))
@@ -81,20 +88,21 @@ async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
 
 async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
     store = runtime.store
-    video = await load_active_video(runtime, msg.video_id)
+    video_id = video_oid(msg.video_id)
+    video = await load_active_video(runtime, video_id)
     if video is None:
         return
-    records = [r async for r in store.chunks.find({"video_id": msg.video_id}).sort("index", 1)]
-    if len(records) != msg.chunk_count or any(not r.get("encoded_blob") for r in records):
-        raise ProcessingError(f"video {msg.video_id}: not every chunk is encoded yet")
-    stem = PurePath(str(video.get("original_filename") or "video")).stem or "video"
+    records = [r async for r in store.chunks.find(C.chunk_filter(video_id)).sort(C.INDEX, 1)]
+    if len(records) != msg.chunk_count or any(not r.get(ENCODED) for r in records):
+        raise ProcessingError(f"video {video_id}: not every chunk is encoded yet")
+    stem = PurePath(str(video.get(F.ORIGINAL_FILENAME) or "video")).stem or "video"
     with tempfile.TemporaryDirectory(prefix="assemble-") as tmp:
         original = Path(tmp) / "original"
-        await download(store, video["original_blob"], original)
+        await download(store, video[F.ORIGINAL_BLOB], original)
         encoded = []
         for record in records:
-            path = Path(tmp) / f"encoded-{record['index']:05d}.nut"
-            await download(store, record["encoded_blob"], path)
+            path = Path(tmp) / f"encoded-{record[C.INDEX]:05d}.nut"
+            await download(store, record[ENCODED], path)
             encoded.append(path)
         final = Path(tmp) / "enhanced.mkv"
         container = await asyncio.to_thread(sniff_container, original)
@@ -102,20 +110,21 @@ async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
                                        frame_rate=_nominal_rate(video))
         blob_id = await store_file(
             runtime, final, filename=f"{stem}_enhanced.mkv", content_type="video/x-matroska",
-            metadata={"video_id": msg.video_id, "kind": "enhanced"},
+            metadata=video_blob(video_id, BlobKind.ENHANCED),
         )
     completed_at = utcnow()
-    created_at = video.get("created_at") or completed_at
-    moved = await transition(store.videos, msg.video_id, ["in_progress"], "completed", {
-        "enhanced_blob": blob_id,
-        "enhanced_width": info["width"],
-        "enhanced_height": info["height"],
-        "processing_time_ms": int((completed_at - created_at).total_seconds() * 1000),
-        "completed_at": completed_at,
-        "dropped_streams": info["dropped"],
+    created_at = video.get(F.CREATED_AT) or completed_at
+    moved = await transition(store.videos, video_id, [VideoStatus.IN_PROGRESS],
+                             VideoStatus.COMPLETED, {
+        F.ENHANCED_BLOB: blob_id,
+        F.ENHANCED_WIDTH: info["width"],
+        F.ENHANCED_HEIGHT: info["height"],
+        F.PROCESSING_TIME_MS: int((completed_at - created_at).total_seconds() * 1000),
+        F.COMPLETED_AT: completed_at,
+        F.DROPPED_STREAMS: info["dropped"],
     })
     if not moved:  # a concurrent assembler won, or the job was cancelled or failed meanwhile
-        current = await store.videos.find_one({"_id": video["_id"]}, {"enhanced_blob": 1})
-        if current is None or current.get("enhanced_blob") != blob_id:
+        current = await store.videos.find_one({F.ID: video_id}, {F.ENHANCED_BLOB: 1})
+        if current is None or current.get(F.ENHANCED_BLOB) != blob_id:
             await store.blobs.delete(blob_id)
-    await remove_temporaries(runtime, msg.video_id)
+    await remove_video_temporaries(store, video_id)

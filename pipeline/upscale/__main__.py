@@ -3,6 +3,6 @@
 import sys
 
 from pipeline.process import run_stage_process
-from pipeline.upscale.handler import STAGE
+from pipeline.upscale.stage import STAGE
 
 sys.exit(run_stage_process(STAGE))

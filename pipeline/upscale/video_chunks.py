@@ -1,7 +1,7 @@
 """The upscale stage's video-chunk work: decode a chunk, enhance in batches, store losslessly.
 
 Kept apart from the image handler (``image.submitted``, :mod:`pipeline.upscale.image_jobs`)
-so each stays small; both run on the one ``LazyEnhancer`` the stage builds per process.
+so each stays small; both run on the one ``LazyEnhancer`` of the stage's ``UpscaleContext``.
 ``upscale_chunk`` is the pure media step (any ``enhance`` function: the engine in production, a
 plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent message handler.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -21,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from common.contracts import ChunkReady, ChunkUpscaled, Message
+from common.contracts import ChunkReady, ChunkUpscaled
+from common.jobs import chunks as C
+from common.jobs import fields as F
+from common.jobs.blobs import BlobKind
+from common.jobs.status import VideoStatus
 from common.media.intermediate import FrameWriter, read_frames
 from common.messaging import publish
 from common.store.jobs import add_progress_once
@@ -30,12 +33,11 @@ from pipeline.video_jobs import (
     download,
     drop_if_cancelled,
     load_active_chunk,
+    video_oid,
 )
 
 if TYPE_CHECKING:
-    from common.bus.port import Delivery
-    from common.runtime import Runtime
-    from pipeline.upscale.engine.engine import Enhancer
+    from pipeline.upscale.enhancer import UpscaleContext
 
 log = logging.getLogger(__name__)
 
@@ -100,49 +102,16 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
     return {"frames": writer.count, "width": writer.width, "height": writer.height}
 
 
-class LazyEnhancer:
-    """One Enhancer per process, created on the first job (importing torch is slow).
-
-    Chunks and images run on one dedicated thread: torch's OpenMP pool belongs to the thread
-    that calls it, so hopping between ``asyncio.to_thread`` workers would build new pools (and
-    leave the old ones spinning) on every job; one thread also keeps one model run at a time,
-    so an image and a chunk never compete for the device's memory.
-    """
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self._enhancer: Enhancer | None = None
-        self._lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
-
-    def get(self) -> Enhancer:
-        with self._lock:
-            if self._enhancer is None:
-                from pipeline.upscale.engine.engine import Enhancer
-
-                settings = self._runtime.settings
-                self._enhancer = Enhancer.from_settings(
-                    settings, batch_size=settings.video_batch_frames
-                )
-            return self._enhancer
-
-
-def chunk_handler(runtime: Runtime, engine: LazyEnhancer) -> Callable[[Message, Delivery], Any]:
-    async def handle(message: Message, delivery: Delivery) -> None:
-        assert isinstance(message, ChunkReady)
-        await handle_chunk_ready(runtime, engine, message)
-
-    return handle
-
-
-async def handle_chunk_ready(runtime: Runtime, engine: LazyEnhancer, msg: ChunkReady) -> None:
+async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
+    runtime, engine = ctx.runtime, ctx.engine
     store = runtime.store
-    loaded = await load_active_chunk(runtime, msg.video_id, msg.chunk_index)
+    video_id = video_oid(msg.video_id)
+    loaded = await load_active_chunk(runtime, video_id, msg.chunk_index)
     if loaded is None:
         return
-    video, record = loaded
-    blob_id = record.get("upscaled_blob")
-    info = record.get("upscaled")
+    _video, record = loaded
+    blob_id = record.get(C.blob_field(BlobKind.UPSCALED))
+    info = record.get(BlobKind.UPSCALED)
     if not blob_id:
         enhancer = engine.get()
         with tempfile.TemporaryDirectory(prefix="upscale-") as tmp:
@@ -160,29 +129,29 @@ async def handle_chunk_ready(runtime: Runtime, engine: LazyEnhancer, msg: ChunkR
                 engine.executor, upscale_chunk, source, target, enhance,
                 runtime.settings.video_batch_frames)
             enhanced = time.perf_counter()
-            blob_id = await claim_chunk_blob(runtime, msg.video_id, msg.chunk_index, "upscaled",
-                                             target, made)
+            blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
+                                             BlobKind.UPSCALED, target, made)
             # Where a chunk's time goes, for operators sizing workers (and for bench/pipeline).
             log.info("video %s chunk %d: %d frames upscaled in %.2f s (%.2f fps); "
                      "download %.0f ms, store %.0f ms", msg.video_id, msg.chunk_index,
                      made["frames"], enhanced - fetched, made["frames"] / (enhanced - fetched),
                      (fetched - started) * 1000, (time.perf_counter() - enhanced) * 1000)
-        if blob_id is None or await drop_if_cancelled(runtime, msg.video_id):
+        if blob_id is None or await drop_if_cancelled(runtime, video_id):
             return
         if enhancer.gpu_used:
-            await store.videos.update_one({"_id": video["_id"]}, {"$set": {"gpu_used": True}})
+            await store.videos.update_one({F.ID: video_id}, {"$set": {F.GPU_USED: True}})
         else:
-            await store.videos.update_one({"_id": video["_id"], "gpu_used": None},
-                                          {"$set": {"gpu_used": False}})
+            await store.videos.update_one({F.ID: video_id, F.GPU_USED: None},
+                                          {"$set": {F.GPU_USED: False}})
         # The info stored with the blob that won the claim (a racing delivery's, maybe).
-        claimed = await store.chunks.find_one({"video_id": msg.video_id, "index": msg.chunk_index})
-        info = (claimed or {}).get("upscaled", made)
+        claimed = await store.chunks.find_one(C.chunk_filter(video_id, msg.chunk_index))
+        info = (claimed or {}).get(BlobKind.UPSCALED, made)
     assert info is not None
     await publish(runtime.bus, ChunkUpscaled(
         video_id=msg.video_id, chunk_index=msg.chunk_index, chunk_count=msg.chunk_count,
         upscaled_blob=blob_id, frame_count=info["frames"], width=info["width"],
         height=info["height"],
     ))
-    await add_progress_once(store.videos, msg.video_id, key=msg.chunk_index,
-                            field="frames_processed", amount=info["frames"],
-                            in_states=["in_progress"])
+    await add_progress_once(store.videos, video_id, key=msg.chunk_index,
+                            field=F.FRAMES_PROCESSED, amount=info["frames"],
+                            in_states=[VideoStatus.IN_PROGRESS])

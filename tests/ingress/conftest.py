@@ -32,13 +32,13 @@ def settings() -> Settings:
 async def runtime(store: Store, settings: Settings) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
-    yield Runtime(settings=settings, store=store, bus=bus, jwt_secret=SECRET, embedded=False)
+    yield Runtime(settings=settings, store=store, bus=bus, embedded=False)
     await bus.close()
 
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(runtime))
+    transport = httpx.ASGITransport(app=create_app(runtime, jwt_secret=SECRET))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
 

@@ -88,7 +88,7 @@ async def complete(runtime: Runtime, image_id: str, result: bytes, **extra: Any)
         result,
         filename=f"{image_id}.png",
         content_type="image/png",
-        metadata={"image_id": image_id, "kind": "enhanced"},
+        metadata={"image_id": ObjectId(image_id), "kind": "enhanced"},
     )
     fields = {
         "status": "completed",

@@ -80,6 +80,25 @@ async def test_downloads_carry_the_right_type_and_name(
     assert "a%C3%B1o%20nuevo_mejorado.webp" in enhanced.headers["content-disposition"]
 
 
+async def test_control_characters_in_a_filename_never_reach_a_header(
+    client: httpx.AsyncClient, user: SignedUp, runtime: Runtime
+) -> None:
+    """A CR/LF in the client's filename could split the download's Content-Disposition into
+    a second header: the name is stored without control characters, and the header carries
+    the exact UTF-8 name as RFC 6266 ``filename*``."""
+    raw = picture(10, 10)
+    image_id = await submitted_id(client, user, raw, filename="año\r\nX-Evil: 1\t.png")
+    view = (await client.get(f"/api/images/{image_id}", headers=user.headers)).json()["image"]
+    assert view["original_filename"] == "añoX-Evil: 1.png"
+    stored = await runtime.store.images.find_one({"_id": ObjectId(image_id)})
+    assert stored is not None and stored["original_filename"] == "añoX-Evil: 1.png"
+    original = await client.get(f"/api/images/{image_id}/original", headers=user.headers)
+    header = original.headers["content-disposition"]
+    assert "x-evil" not in original.headers
+    assert header == ("attachment; filename=\"a_oX-Evil: 1.png\"; "
+                      "filename*=UTF-8''a%C3%B1oX-Evil%3A%201.png")
+
+
 async def test_a_failed_image_shows_its_error(
     client: httpx.AsyncClient, user: SignedUp, runtime: Runtime
 ) -> None:
@@ -153,8 +172,8 @@ async def test_delete_removes_the_document_and_every_blob(
     )
     assert await runtime.store.images.find_one({"_id": ObjectId(image_id)}) is None
     files = runtime.store.db["blobs.files"]
-    assert await files.count_documents({"metadata.image_id": image_id}) == 0
-    assert await files.count_documents({"metadata.image_id": keep}) == 1
+    assert await files.count_documents({"metadata.image_id": ObjectId(image_id)}) == 0
+    assert await files.count_documents({"metadata.image_id": ObjectId(keep)}) == 1
     chunks = runtime.store.db["blobs.chunks"]
     assert await chunks.count_documents({}) == 1  # the kept image's one small chunk
     for path in ("", "/original", "/enhanced"):

@@ -123,7 +123,7 @@ async def test_the_manuals_request_is_stored_published_and_answered_202(
     assert await runtime.store.blobs.get(doc["original_blob"]) == raw
     info = await runtime.store.blobs.info(doc["original_blob"])
     assert (info.filename, info.content_type) == ("mi_imagen.jpg", "image/jpeg")
-    assert info.metadata == {"image_id": image["id"], "kind": "original"}
+    assert info.metadata == {"image_id": ObjectId(image["id"]), "kind": "original"}
 
     message = await asyncio.wait_for(published.get(), 5)
     assert message == ImageJobSubmitted(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from pipeline.upscale.engine.registry import public_listing
+from common.models import public_listing
 from tests.embedded import manual_models
 
 # The two entries the manual prints, exactly as printed (parsed from the manual).

@@ -28,13 +28,21 @@ async def runtime(store: Store) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
     yield Runtime(
-        settings=_settings(), store=store, bus=bus, jwt_secret="k" * 40, embedded=False
+        settings=_settings(), store=store, bus=bus, embedded=False
     )
     await bus.close()
 
 
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
 async def _get(runtime: Runtime, path: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=create_app(runtime))
+    transport = httpx.ASGITransport(app=create_app(runtime, jwt_secret="k" * 40))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get(path)
 
@@ -98,7 +106,7 @@ async def test_health_is_degraded_503_while_the_database_is_down(tmp_path: Path)
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
     runtime = Runtime(
-        settings=_settings(), store=store, bus=bus, jwt_secret="k" * 40, embedded=False
+        settings=_settings(), store=store, bus=bus, embedded=False
     )
     try:
         await server.stop()
@@ -123,13 +131,16 @@ async def test_health_is_degraded_503_while_the_database_is_down(tmp_path: Path)
         gc.collect()  # collect that socket while the filter above applies
 
 
-async def test_info_reports_version_models_dir_device_and_limits(runtime: Runtime) -> None:
+async def test_info_reports_version_device_and_limits_but_no_paths(runtime: Runtime) -> None:
     response = await _get(runtime, "/api/info")
     assert response.status_code == 200
     info = response.json()
     assert info["version"]
     assert info["mode"] == "distributed"
-    assert info["models_dir"].endswith("models")
+    # Public and unauthenticated: no file system path (MODELS_DIR, DATA_DIR) shows.
+    assert "models_dir" not in info
+    assert str(runtime.settings.models_dir) not in response.text
+    assert [v for v in _leaves(info) if isinstance(v, str) and v.startswith("/")] == []
     assert info["device"]["use_gpu"] is True
     assert info["tiling"] == {"tile_size": 512, "tile_pad": 10}
     assert info["limits"]["max_input_pixels"] == runtime.settings.max_input_pixels

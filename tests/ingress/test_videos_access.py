@@ -46,7 +46,7 @@ async def complete(runtime: Runtime, video_id: str, mkv: bytes) -> None:
         mkv,
         filename=f"{video_id}.mkv",
         content_type="video/x-matroska",
-        metadata={"video_id": video_id, "kind": "enhanced"},
+        metadata={"video_id": ObjectId(video_id), "kind": "enhanced"},
     )
     now = utcnow()
     await runtime.store.videos.update_one(
@@ -227,10 +227,10 @@ async def test_delete_removes_the_document_its_blobs_and_chunk_records(
     # What a running job has stored by now: a chunk blob, an upscaled one, chunk records.
     for kind in ("chunk", "upscaled"):
         await store.blobs.put(
-            b"x" * 10, filename=kind, metadata={"video_id": video_id, "kind": kind}
+            b"x" * 10, filename=kind, metadata={"video_id": ObjectId(video_id), "kind": kind}
         )
     await store.chunks.insert_many(
-        [{"video_id": ObjectId(video_id), "index": 0}, {"video_id": video_id, "index": 1}]
+        [{"video_id": ObjectId(video_id), "index": 0}, {"video_id": ObjectId(video_id), "index": 1}]
     )
     await store.videos.update_one({"_id": ObjectId(video_id)}, {"$set": {"status": "in_progress"}})
 
@@ -240,11 +240,11 @@ async def test_delete_removes_the_document_its_blobs_and_chunk_records(
 
     assert await store.videos.find_one({"_id": ObjectId(video_id)}) is None
     files = store.db["blobs.files"]
-    assert await files.count_documents({"metadata.video_id": video_id}) == 0
+    assert await files.count_documents({"metadata.video_id": ObjectId(video_id)}) == 0
     assert await store.chunks.count_documents({}) == 0
     assert (await client.get(f"/api/videos/{video_id}", headers=user.headers)).status_code == 404
     assert (await client.delete(f"/api/videos/{video_id}", headers=user.headers)).status_code == 404
     # The other video and its original are untouched.
-    assert await files.count_documents({"metadata.video_id": keep_id}) == 1
+    assert await files.count_documents({"metadata.video_id": ObjectId(keep_id)}) == 1
     listing: dict[str, Any] = (await client.get("/api/videos", headers=user.headers)).json()
     assert [v["id"] for v in listing["videos"]] == [keep_id]

@@ -16,14 +16,14 @@ import httpx
 import pytest
 from bson import ObjectId
 
+from common.models import MODELS
 from common.runtime import Runtime
 from common.settings import Settings
-from pipeline.decode.handler import STAGE as DECODE
-from pipeline.encode.handler import STAGE as ENCODE
+from pipeline.decode.stage import STAGE as DECODE
+from pipeline.encode.stage import STAGE as ENCODE
 from pipeline.runner import start_stages, stop_stages
-from pipeline.upscale.engine.registry import MODELS
-from pipeline.upscale.engine.weights_cli import convert_ncnn
-from pipeline.upscale.handler import STAGE as UPSCALE
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn
+from pipeline.upscale.stage import STAGE as UPSCALE
 from tests.ingress.conftest import SignedUp, make_settings
 from tests.ingress.video_clips import make_clip
 
@@ -143,7 +143,8 @@ async def test_a_submitted_clip_is_enhanced_and_downloadable(
 
 
 async def blobs_of(runtime: Runtime, video_id: str) -> int:
-    return await runtime.store.db["blobs.files"].count_documents({"metadata.video_id": video_id})
+    return await runtime.store.db["blobs.files"].count_documents(
+        {"metadata.video_id": ObjectId(video_id)})
 
 
 @pytest.mark.usefixtures("stages")

@@ -119,7 +119,7 @@ async def test_submit_answers_the_manuals_202_and_publishes_to_decode(
     info = await runtime.store.blobs.info(doc["original_blob"])
     assert info.filename == "mi_video.mp4"
     assert info.content_type == "video/mp4"
-    assert info.metadata == {"video_id": video["id"], "kind": "original"}
+    assert info.metadata == {"video_id": ObjectId(video["id"]), "kind": "original"}
     assert await runtime.store.blobs.get(doc["original_blob"]) == clip
 
     await asyncio.wait_for(arrived.wait(), 5)

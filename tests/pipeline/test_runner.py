@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
-from common.bus import Delivery, MemoryBus
-from common.contracts import ImageJobSubmitted, Message, VideoSubmitted
+from common.bus import MemoryBus
+from common.contracts import ChunkReady, ImageJobSubmitted, Message, VideoSubmitted
 from common.heartbeat import WorkerInfo, live_workers
 from common.messaging import publish
 from common.runtime import Runtime
 from common.settings import Settings
 from common.store import Store
-from pipeline.runner import MessageHandler, Stage, start_stages, stop_stages
+from pipeline.runner import MessageHandler, Stage, current_delivery, start_stages, stop_stages
 
 OID = "65f0c0ffee0123456789abcd"
 
@@ -28,14 +28,14 @@ async def runtime(store: Store) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     await bus.start()
     settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
-    yield Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40, embedded=True)
+    yield Runtime(settings=settings, store=store, bus=bus, embedded=True)
     await bus.close()
 
 
-def _stage(handlers: Mapping[str, MessageHandler], timeout: float = 30.0) -> Stage:
+def _stage(handlers: Mapping[type[Message], MessageHandler], timeout: float = 30.0) -> Stage:
     return Stage(
         name="upscale",
-        build_handlers=lambda _: handlers,
+        handlers=handlers,
         worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
         message_timeout=timeout,
     )
@@ -52,10 +52,11 @@ async def _wait_for(predicate, seconds: float = 10.0) -> None:  # type: ignore[n
 async def test_dispatches_parsed_messages_and_announces_the_worker(runtime: Runtime) -> None:
     seen: list[Message] = []
 
-    async def on_image(message: Message, delivery: Delivery) -> None:
+    async def on_image(context: Runtime, message: ImageJobSubmitted) -> None:
+        assert context is runtime
         seen.append(message)
 
-    workers = await start_stages(runtime, [_stage({"image.submitted": on_image})])
+    workers = await start_stages(runtime, [_stage({ImageJobSubmitted: on_image})])
     try:
         assert [w["stage"] for w in await live_workers(runtime.store)] == ["upscale"]
         await publish(runtime.bus, _image(1))
@@ -69,6 +70,58 @@ async def test_dispatches_parsed_messages_and_announces_the_worker(runtime: Runt
     finally:
         await stop_stages(workers)
     assert await live_workers(runtime.store) == []
+
+
+async def test_each_class_reaches_its_own_handler_with_the_stage_context(
+    runtime: Runtime,
+) -> None:
+    """Dispatch is by contract class; the context is built once per worker, not per message."""
+    built: list[Runtime] = []
+    seen: list[tuple[str, object, Message]] = []
+
+    def context(rt: Runtime) -> dict[str, Runtime]:
+        built.append(rt)
+        return {"runtime": rt}
+
+    async def on_image(ctx: dict[str, Runtime], message: ImageJobSubmitted) -> None:
+        seen.append(("image", ctx, message))
+
+    async def on_chunk(ctx: dict[str, Runtime], message: ChunkReady) -> None:
+        seen.append(("chunk", ctx, message))
+
+    chunk = ChunkReady(video_id=OID, chunk_index=0, chunk_count=1, chunk_blob=OID,
+                       frame_count=1, scale=2)
+    stage = Stage(name="upscale", handlers={ImageJobSubmitted: on_image, ChunkReady: on_chunk},
+                  context=context, worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"))
+    workers = await start_stages(runtime, [stage])
+    try:
+        for message in (_image(1), chunk, _image(2)):
+            await publish(runtime.bus, message)
+
+        async def all_three() -> bool:
+            return len(seen) == 3
+
+        await _wait_for(all_three)
+    finally:
+        await stop_stages(workers)
+    assert built == [runtime]
+    assert all(ctx == {"runtime": runtime} for _, ctx, _ in seen)
+    assert sorted((kind, type(m).__name__, m.key()) for kind, _, m in seen) == sorted([
+        ("image", "ImageJobSubmitted", _image(1).key()),
+        ("image", "ImageJobSubmitted", _image(2).key()),
+        ("chunk", "ChunkReady", chunk.key()),
+    ])
+
+
+def test_a_stage_refuses_a_handler_for_another_queues_message() -> None:
+    async def handler(ctx: object, message: Message) -> None: ...
+
+    info = lambda _: WorkerInfo("upscale", "cpu", "test")  # noqa: E731
+    with pytest.raises(ValueError, match="'decode' queue"):
+        Stage(name="upscale", handlers={VideoSubmitted: handler}, worker_info=info)
+    with pytest.raises(TypeError, match="not a message class"):
+        Stage(name="upscale", handlers={"image.submitted": handler},  # type: ignore[dict-item]
+              worker_info=info)
 
 
 async def test_a_message_without_handler_is_dead_lettered_not_dropped(runtime: Runtime) -> None:
@@ -93,11 +146,11 @@ async def test_a_message_without_handler_is_dead_lettered_not_dropped(runtime: R
 async def test_garbage_is_dead_lettered_at_once(runtime: Runtime) -> None:
     calls = 0
 
-    async def on_image(message: Message, delivery: Delivery) -> None:
+    async def on_image(context: Runtime, message: ImageJobSubmitted) -> None:
         nonlocal calls
         calls += 1
 
-    workers = await start_stages(runtime, [_stage({"image.submitted": on_image})])
+    workers = await start_stages(runtime, [_stage({ImageJobSubmitted: on_image})])
     try:
         await runtime.bus.publish("upscale", b"\x00 not json", message_id="junk")
 
@@ -114,11 +167,11 @@ async def test_garbage_is_dead_lettered_at_once(runtime: Runtime) -> None:
 async def test_failures_are_retried_then_dead_lettered(runtime: Runtime) -> None:
     attempts: list[int] = []
 
-    async def flaky(message: Message, delivery: Delivery) -> None:
-        attempts.append(delivery.attempt)
+    async def flaky(context: Runtime, message: ImageJobSubmitted) -> None:
+        attempts.append(current_delivery().attempt)
         raise RuntimeError("GPU fell off the bus")
 
-    workers = await start_stages(runtime, [_stage({"image.submitted": flaky})])
+    workers = await start_stages(runtime, [_stage({ImageJobSubmitted: flaky})])
     try:
         await publish(runtime.bus, _image())
 
@@ -136,12 +189,13 @@ async def test_a_hung_handler_is_cut_by_the_message_timeout_and_retried(
 ) -> None:
     attempts: list[int] = []
 
-    async def hangs_once(message: Message, delivery: Delivery) -> None:
+    async def hangs_once(context: Runtime, message: ImageJobSubmitted) -> None:
+        delivery = current_delivery()
         attempts.append(delivery.attempt)
         if delivery.attempt == 1:
             await asyncio.sleep(3600)
 
-    workers = await start_stages(runtime, [_stage({"image.submitted": hangs_once}, 0.2)])
+    workers = await start_stages(runtime, [_stage({ImageJobSubmitted: hangs_once}, 0.2)])
     try:
         await publish(runtime.bus, _image())
 

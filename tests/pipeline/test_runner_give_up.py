@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from common.bus import Delivery, MemoryBus
+from common.bus import MemoryBus
 from common.bus.memory import MemoryBroker
 from common.contracts import ChunkReady, Message
 from common.errors import PermanentFailure
@@ -20,7 +20,7 @@ from common.messaging import publish
 from common.runtime import Runtime
 from common.settings import Settings
 from common.store import Store
-from pipeline.runner import Stage, start_stages, stop_stages
+from pipeline.runner import Stage, current_delivery, start_stages, stop_stages
 
 OID = "65f0c0ffee0123456789abcd"
 
@@ -34,7 +34,7 @@ def _chunk(index: int) -> ChunkReady:
 async def runtime(store: Store) -> AsyncIterator[Runtime]:
     bus = MemoryBus(delivery_limit=3)
     settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
-    yield Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40, embedded=True)
+    yield Runtime(settings=settings, store=store, bus=bus, embedded=True)
     await bus.close()
 
 
@@ -42,8 +42,9 @@ async def test_give_up_hook_runs_for_each_dead_lettered_message(runtime: Runtime
     attempts: dict[int, list[int]] = {0: [], 1: [], 2: []}
     gave_up: list[tuple[int, str]] = []
 
-    async def handler(message: Message, delivery: Delivery) -> None:
-        assert isinstance(message, ChunkReady)
+    async def handler(context: Runtime, message: ChunkReady) -> None:
+        assert isinstance(message, ChunkReady) and context is runtime
+        delivery = current_delivery()
         attempts[message.chunk_index].append(delivery.attempt)
         if message.chunk_index == 0:
             raise PermanentFailure("never decodable")
@@ -58,7 +59,7 @@ async def test_give_up_hook_runs_for_each_dead_lettered_message(runtime: Runtime
         if message.chunk_index == 1:
             raise RuntimeError("the hook itself fails")
 
-    stage = Stage(name="upscale", build_handlers=lambda _: {"chunk.ready": handler},
+    stage = Stage(name="upscale", handlers={ChunkReady: handler},
                   worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
                   on_give_up=on_give_up)
     workers = await start_stages(runtime, [stage])
@@ -91,18 +92,18 @@ async def test_worker_dying_on_the_last_handler_attempt_still_fails_the_job(stor
     started = asyncio.Event()
     gave_up: list[str] = []
 
-    async def hang(message: Message, delivery: Delivery) -> None:
+    async def hang(context: Runtime, message: ChunkReady) -> None:
         started.set()
         await asyncio.Event().wait()  # never finishes: the worker "dies" holding it
 
     async def on_give_up(rt: Runtime, message: Message, reason: str) -> None:
         gave_up.append(reason)
 
-    stage = Stage(name="upscale", build_handlers=lambda _: {"chunk.ready": hang},
+    stage = Stage(name="upscale", handlers={ChunkReady: hang},
                   worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
                   on_give_up=on_give_up)
     first = MemoryBus(delivery_limit=2, broker=broker, close_timeout=0.1)
-    runtime = Runtime(settings=settings, store=store, bus=first, jwt_secret="k", embedded=True)
+    runtime = Runtime(settings=settings, store=store, bus=first, embedded=True)
     workers = await start_stages(runtime, [stage])
     await publish(first, _chunk(0))
     await asyncio.wait_for(started.wait(), 5)
@@ -111,7 +112,7 @@ async def test_worker_dying_on_the_last_handler_attempt_still_fails_the_job(stor
     assert gave_up == []
 
     second = MemoryBus(delivery_limit=2, broker=broker)
-    runtime = Runtime(settings=settings, store=store, bus=second, jwt_secret="k", embedded=True)
+    runtime = Runtime(settings=settings, store=store, bus=second, embedded=True)
     workers = await start_stages(runtime, [stage])
     try:
         for _ in range(250):

@@ -13,9 +13,9 @@ from common.contracts import ChunkReady, ChunkUpscaled, VideoSubmitted
 from common.messaging import publish
 from common.settings import Settings
 from common.store import Store
-from pipeline.decode.handler import STAGE as DECODE
-from pipeline.encode.handler import STAGE as ENCODE
-from pipeline.upscale.handler import STAGE as UPSCALE
+from pipeline.decode.stage import STAGE as DECODE
+from pipeline.encode.stage import STAGE as ENCODE
+from pipeline.upscale.stage import STAGE as UPSCALE
 from tests.common.bus.support import eventually
 from tests.common.media.clips import (
     MS,
@@ -61,7 +61,7 @@ async def test_job_completes_with_the_real_model(store: Store, tmp_path: Path,
     assert audio_packets_md5(output) == audio_packets_md5(source)
     # Temporary blobs and chunk records are gone; the original and the result stay.
     assert await temp_blob_count(store, message.video_id) == 0
-    assert await store.chunks.count_documents({"video_id": message.video_id}) == 0
+    assert await store.chunks.count_documents({"video_id": ObjectId(message.video_id)}) == 0
     assert await store.blobs.exists(video["original_blob"])
 
 
@@ -72,7 +72,7 @@ async def test_duplicate_chunk_messages_change_nothing(store: Store, tmp_path: P
     message = await create_job(store, source, scale=2)
     bus = MemoryBus(delivery_limit=3)
     await _decode_only(store, settings, bus, message)
-    records = [r async for r in store.chunks.find({"video_id": message.video_id})]
+    records = [r async for r in store.chunks.find({"video_id": ObjectId(message.video_id)})]
     assert len(records) >= 2
     # Every ChunkReady once more (same content, same message id), before any is consumed.
     video = await store.videos.find_one({"_id": ObjectId(message.video_id)})
@@ -125,7 +125,7 @@ async def test_cancelled_job_drops_its_messages_and_blobs(store: Store, tmp_path
     async with running_stages(store, settings, [UPSCALE, ENCODE], bus=bus):
         await eventually(lambda: _drained(bus), within=60)
     assert await temp_blob_count(store, message.video_id) == 0
-    assert await store.chunks.count_documents({"video_id": message.video_id}) == 0
+    assert await store.chunks.count_documents({"video_id": ObjectId(message.video_id)}) == 0
     assert await bus.dead_letters("upscale") == []
 
 
@@ -145,7 +145,7 @@ async def test_poison_chunk_fails_the_job_and_is_dead_lettered(
     bus = MemoryBus(delivery_limit=3)
     await _decode_only(store, settings, bus, poisoned)
     # Overwrite chunk 1's stored bytes with zeros: a blob that is not a video any more.
-    record = await store.chunks.find_one({"video_id": poisoned.video_id, "index": 1})
+    record = await store.chunks.find_one({"video_id": ObjectId(poisoned.video_id), "index": 1})
     assert record is not None
     async for piece in store.db["blobs.chunks"].find({"files_id": ObjectId(record["chunk_blob"])}):
         await store.db["blobs.chunks"].update_one(
@@ -162,7 +162,7 @@ async def test_poison_chunk_fails_the_job_and_is_dead_lettered(
     assert [d.message_id for d in dead] == [f"video:{poisoned.video_id}:chunk:1:ready"]
     assert done["status"] == "completed" and done["frames_processed"] == 8
     assert await temp_blob_count(store, poisoned.video_id) == 0
-    assert await store.chunks.count_documents({"video_id": poisoned.video_id}) == 0
+    assert await store.chunks.count_documents({"video_id": ObjectId(poisoned.video_id)}) == 0
 
 
 async def test_not_a_video_fails_at_decode_without_retries(store: Store, tmp_path: Path,

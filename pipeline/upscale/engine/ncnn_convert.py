@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.upscale.engine.registry import ModelSpec
+from common.models import ModelSpec
+from pipeline.upscale.engine import weights
+from pipeline.upscale.engine.archs import load_weights
+from pipeline.upscale.engine.networks import network_for
 
 FP16_TAG = 0x01306B47
 FP32_TAG = 0
@@ -137,7 +140,8 @@ def convert(param_text: str, bin_data: bytes, spec: ModelSpec) -> dict[str, torc
     """The state dict of ``spec``'s architecture holding the ncnn model's weights."""
     layers = parse_param(param_text)
     tensors = read_tensors(layers, bin_data)
-    target = spec.build().state_dict()
+    network = network_for(spec)
+    target = network.build().state_dict()
     if len(tensors) != len(target):
         raise NcnnFormatError(
             f"ncnn model has {len(tensors)} weight tensors, {spec.name} needs {len(target)}")
@@ -148,7 +152,7 @@ def convert(param_text: str, bin_data: bytes, spec: ModelSpec) -> dict[str, torc
                 f"{tensor.layer.name} has shape {tensor.array.shape}, {key} needs "
                 f"{tuple(ref.shape)}")
         state[key] = torch.from_numpy(tensor.array.copy())
-    if spec.arch == "rrdbnet":
+    if network.arch == "rrdbnet":
         # Equal shapes cannot tell conv_body from conv_up1: the upsample wiring can.
         names = {key.removesuffix(".weight"): t.layer.name
                  for key, t in zip(target, tensors, strict=True) if t.is_conv_weight}
@@ -178,3 +182,15 @@ def ncnn_files(spec: ModelSpec, source_dir: Path | None = None) -> tuple[Path, P
 def convert_files(spec: ModelSpec, source_dir: Path | None = None) -> dict[str, torch.Tensor]:
     param_path, bin_path = ncnn_files(spec, source_dir)
     return convert(param_path.read_text(), bin_path.read_bytes(), spec)
+
+
+def convert_ncnn(spec: ModelSpec, models_dir: Path, source_dir: Path | None = None) -> Path:
+    """Write ``<stem>.ncnn.pth`` for ``spec`` from its ncnn files, atomically (what the
+    weights resolver picks up when the official file is absent)."""
+    state = convert_files(spec, source_dir)
+    # Refuse to store anything that does not load strictly.
+    load_weights(network_for(spec).build(), state)
+    dest = models_dir / weights.official(spec.weights_file).converted_name()
+    with weights.atomic_target(dest) as tmp:
+        torch.save({"params_ema": state}, tmp)
+    return dest

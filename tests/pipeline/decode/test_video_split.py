@@ -11,7 +11,7 @@ from common.bus.memory import MemoryBus
 from common.contracts import ChunkReady, decode
 from common.messaging import publish
 from common.store import Store
-from pipeline.decode.handler import STAGE as DECODE
+from pipeline.decode.stage import STAGE as DECODE
 from tests.common.bus.support import eventually
 from tests.common.media.clips import make_clip
 from tests.pipeline.video_support import (
@@ -50,8 +50,14 @@ async def test_split_is_recorded_and_idempotent(store: Store, tmp_path: Path) ->
     assert video["streams"]["subtitles"][0]["codec"] == "mov_text"
     assert video["timing"] == {"time_base": "1/30000", "vfr": False, "frame_rate": "30000/1001"}
     assert await temp_blob_count(store, message.video_id) == count
-    records = [r async for r in store.chunks.find({"video_id": message.video_id}).sort("index")]
+    records = [r async for r in store.chunks.find({"video_id": ObjectId(message.video_id)})
+               .sort("index")]
     assert [r["index"] for r in records] == list(range(count))
+    # One id form end to end: the chunk records and the blobs' metadata hold the ObjectId.
+    assert {type(r["video_id"]) for r in records} == {ObjectId}
+    chunk_blob = await store.blobs.info(records[0]["chunk_blob"])
+    assert chunk_blob.metadata == {"video_id": ObjectId(message.video_id), "kind": "chunk",
+                                   "index": 0}
     assert sum(r["frame_count"] for r in records) == 16
     queued = [decode(m.body) for m in bus._queue("upscale").ready]
     assert all(isinstance(m, ChunkReady) for m in queued)

@@ -22,12 +22,12 @@ from skimage import data as samples
 from common.bus.memory import MemoryBus
 from common.contracts import ImageJobSubmitted
 from common.messaging import publish
+from common.sizing import planned_size
 from common.store import Store
 from common.store.ids import utcnow
-from pipeline.upscale.engine.sizing import planned_size
-from pipeline.upscale.handler import STAGE as UPSCALE
+from pipeline.upscale.enhancer import LazyEnhancer, UpscaleContext
 from pipeline.upscale.image_jobs import handle_image_submitted
-from pipeline.upscale.video_chunks import LazyEnhancer
+from pipeline.upscale.stage import STAGE as UPSCALE
 from tests.common.bus.support import eventually
 from tests.image_models import MISSING_MODEL, OFFLINE_WEIGHTS, image_models
 from tests.pipeline.video_support import USER, running_stages, video_settings
@@ -52,7 +52,7 @@ async def create_image(store: Store, data: bytes, *, model_type: str = FAST, sca
     """Store the original and insert the document as ingress does (design note), pending."""
     image_id = ObjectId()
     blob = await store.blobs.put(data, filename="imagen.png", content_type="image/png",
-                                 metadata={"image_id": str(image_id), "kind": "original"})
+                                 metadata={"image_id": image_id, "kind": "original"})
     width, height = Image.open(io.BytesIO(data)).size
     now = utcnow()
     job = ImageJobSubmitted(image_id=str(image_id), user_id=str(USER), original_blob=blob,
@@ -84,7 +84,7 @@ async def settled(store: Store, image_id: str, within: float = 120.0) -> dict[st
 
 
 async def enhanced_blobs(store: Store, image_id: str) -> list[str]:
-    found = store.db["blobs.files"].find({"metadata.image_id": image_id,
+    found = store.db["blobs.files"].find({"metadata.image_id": ObjectId(image_id),
                                           "metadata.kind": "enhanced"}, {"_id": 1})
     return [str(doc["_id"]) async for doc in found]
 
@@ -97,7 +97,7 @@ async def stray_result(store: Store, image_id: str) -> str:
     """What a worker killed between storing its result and recording it leaves behind."""
     return await store.blobs.put(ASTRONAUT, filename=f"{image_id}-enhanced.png",
                                  content_type="image/png",
-                                 metadata={"image_id": image_id, "kind": "enhanced"})
+                                 metadata={"image_id": ObjectId(image_id), "kind": "enhanced"})
 
 
 async def test_job_completes_with_general_x4(store: Store, tmp_path: Path,
@@ -114,7 +114,7 @@ async def test_job_completes_with_general_x4(store: Store, tmp_path: Path,
     assert doc["created_at"] <= doc["started_at"] <= doc["completed_at"]
     info = await store.blobs.info(doc["enhanced_blob"])
     assert info.content_type == "image/png"
-    assert info.metadata == {"image_id": job.image_id, "kind": "enhanced"}
+    assert info.metadata == {"image_id": ObjectId(job.image_id), "kind": "enhanced"}
     result = Image.open(io.BytesIO(await store.blobs.get(doc["enhanced_blob"])))
     assert (result.format, result.size, result.mode) == ("PNG", (160, 160), "RGB")
     assert await enhanced_blobs(store, job.image_id) == [doc["enhanced_blob"]]
@@ -185,10 +185,10 @@ async def test_document_deleted_during_enhancement_drops_the_result(
 ) -> None:
     job = await create_image(store, CAT)
     async with running_stages(store, video_settings(tmp_path, image_models), []) as rt:
-        engine = LazyEnhancer(rt)
+        engine = LazyEnhancer(rt.settings)
         caplog.set_level(logging.INFO, logger="pipeline.upscale.image_jobs")
         async with held_engine(engine) as gate:
-            task = asyncio.create_task(handle_image_submitted(rt, engine, job))
+            task = asyncio.create_task(handle_image_submitted(UpscaleContext(rt, engine), job))
             await eventually(lambda: engine.executor._work_queue.qsize() == 1, within=30)
             await store.images.delete_one({"_id": ObjectId(job.image_id)})
             gate.set()
@@ -201,10 +201,10 @@ async def test_racing_twins_store_one_result(store: Store, tmp_path: Path,
                                              image_models: Path) -> None:
     job = await create_image(store, CAT)
     async with running_stages(store, video_settings(tmp_path, image_models), []) as rt:
-        engine = LazyEnhancer(rt)
+        engine = LazyEnhancer(rt.settings)
         async with held_engine(engine) as gate:
             # Both deliveries get past the status check before either enhances.
-            twins = [asyncio.create_task(handle_image_submitted(rt, engine, job))
+            twins = [asyncio.create_task(handle_image_submitted(UpscaleContext(rt, engine), job))
                      for _ in range(2)]
             await eventually(lambda: engine.executor._work_queue.qsize() == 2, within=30)
             gate.set()
@@ -290,7 +290,7 @@ async def test_give_up_after_completion_keeps_the_result(store: Store, tmp_path:
     async with running_stages(store, video_settings(tmp_path, image_models), []) as rt:
         # The completing delivery failed after its commit (say, the database went away during
         # its clean-up), and that was the message's last try.
-        await handle_image_submitted(rt, LazyEnhancer(rt), job)
+        await handle_image_submitted(UpscaleContext.open(rt), job)
         stray = await stray_result(store, job.image_id)
         assert UPSCALE.on_give_up is not None
         await UPSCALE.on_give_up(rt, job, "late failure")

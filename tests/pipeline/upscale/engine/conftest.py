@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 from skimage import data
 
+from common.models import MODELS
 from pipeline.upscale.engine.engine import Enhancer
-from pipeline.upscale.engine.registry import MODELS
-from pipeline.upscale.engine.weights_cli import convert_ncnn
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn
+from pipeline.upscale.engine.networks import network_for
 
 REAL_MODELS = ("general_x4", "anime", "anime_video")
 
@@ -72,7 +73,7 @@ def random_state_dict(model_type: str, seed: int = 0) -> dict[str, torch.Tensor]
     Scaled down so 23 RRDB blocks stay in a sane range instead of saturating.
     """
     torch.manual_seed(seed)
-    net = MODELS[model_type].build()
+    net = network_for(MODELS[model_type]).build()
     return {k: v * 0.1 if v.ndim == 4 else v for k, v in net.state_dict().items()}
 
 

@@ -1,10 +1,8 @@
-"""Registry, architectures with random weights, converter refusals, devices, frames, faces."""
+"""Networks, architectures with random weights, converter refusals, devices, frames, faces."""
 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,34 +12,22 @@ from PIL import Image
 from skimage import data
 
 from common.errors import InvalidInput
+from common.models import MODELS
 from common.settings import load_settings
 from pipeline.upscale.engine.archs import RRDBNet, load_weights, unwrap_state_dict
 from pipeline.upscale.engine.device import cpu_supports_bf16, select_runtime
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import NcnnFormatError, convert, ncnn_files
-from pipeline.upscale.engine.registry import MODELS, get_model, public_listing
-from pipeline.upscale.engine.sizing import target_size
-from tests.embedded import manual_models
+from pipeline.upscale.engine.networks import network_for
 from tests.pipeline.upscale.engine.conftest import png_bytes, psnr, random_state_dict
 
-MANUAL_ENTRIES = manual_models()
 
-
-def test_listing_has_the_manuals_models_and_texts() -> None:
-    listing = public_listing()
-    assert [m["id"] for m in listing] == ["general_x4", "general_x2", "anime", "anime_video",
-                                          "general_v3"]
-    by_id = {m["id"]: m for m in listing}
-    for entry in MANUAL_ENTRIES:
-        assert by_id[entry["id"]] == entry
-    assert by_id["general_x2"]["default_scale"] == 2 and by_id["general_x2"]["name"] == (
-        "RealESRGAN_x2plus")
-    assert MODELS["general_x2"].native_scale == 2
-
-
-def test_unknown_model_type_is_invalid_input() -> None:
-    with pytest.raises(InvalidInput, match="model_type"):
-        get_model("general_x8")
+def test_every_catalogue_model_has_a_network_of_its_native_scale() -> None:
+    for spec in MODELS.values():
+        net = network_for(spec).build().eval()
+        with torch.inference_mode():
+            out = net(torch.rand(1, 3, 8, 8))
+        assert out.shape == (1, 3, 8 * spec.native_scale, 8 * spec.native_scale), spec.id
 
 
 @pytest.mark.parametrize(("model_type", "first_in", "out_hw"),
@@ -49,9 +35,9 @@ def test_unknown_model_type_is_invalid_input() -> None:
 def test_random_weights_load_strictly_with_official_keys(
     model_type: str, first_in: int, out_hw: tuple[int, int]
 ) -> None:
-    spec = MODELS[model_type]
+    network = network_for(MODELS[model_type])
     state = random_state_dict(model_type)
-    if spec.arch == "rrdbnet":
+    if network.arch == "rrdbnet":
         assert {"conv_first.weight", "body.22.rdb3.conv5.bias", "conv_body.weight",
                 "conv_up1.weight", "conv_up2.weight", "conv_hr.weight",
                 "conv_last.weight"} <= set(state)
@@ -59,12 +45,12 @@ def test_random_weights_load_strictly_with_official_keys(
     else:
         assert {"body.0.weight", "body.1.weight", "body.65.weight", "body.66.bias"} <= set(state)
         assert state["body.66.weight"].shape[0] == 48
-    net = load_weights(spec.build(), {"params": {}, "params_ema": state}).eval()
+    net = load_weights(network.build(), {"params": {}, "params_ema": state}).eval()
     with torch.inference_mode():
         out = net(torch.rand(1, 3, 16, 24))
     assert out.shape == (1, 3, *out_hw)
     with pytest.raises(RuntimeError, match="Missing key"):
-        load_weights(spec.build(), {k: v for k, v in state.items() if k != "conv_last.bias"
+        load_weights(network.build(), {k: v for k, v in state.items() if k != "conv_last.bias"
                                     and k != "body.66.bias"})
 
 
@@ -89,14 +75,25 @@ def test_converter_refuses_another_architecture() -> None:
         convert(param.read_text(), weights.read_bytes()[:-8], MODELS["anime"])
 
 
-def test_runtime_selection_on_this_machine(models_dir: Path) -> None:
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason="CPU fallback: this host has CUDA (see the CUDA test below)")
+def test_use_gpu_falls_back_to_the_cpu_without_cuda(models_dir: Path) -> None:
     cpu = select_runtime(use_gpu=True, precision="auto")
-    if not torch.cuda.is_available():
-        assert cpu.device.type == "cpu"
-        assert cpu.dtype == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
-        assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
-        enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
-        assert enhancer.gpu_used is False
+    assert cpu.device.type == "cpu"
+    assert cpu.dtype == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
+    assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
+    enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
+    assert enhancer.gpu_used is False
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_use_gpu_runs_on_cuda_in_fp16_where_there_is_one(models_dir: Path) -> None:
+    gpu = select_runtime(use_gpu=True, precision="auto")
+    assert (gpu.device.type, gpu.dtype) == ("cuda", torch.float16)
+    assert select_runtime(use_gpu=True, precision="fp32").dtype == torch.float32
+    assert select_runtime(use_gpu=False, precision="auto").device.type == "cpu"
+    enhancer = Enhancer(use_gpu=True, models_dir=models_dir, auto_fetch=False)
+    assert enhancer.gpu_used is True
 
 
 def test_from_settings(models_dir: Path) -> None:
@@ -106,16 +103,12 @@ def test_from_settings(models_dir: Path) -> None:
     assert (enhancer.tile_size, enhancer.tile_pad, enhancer.models_dir) == (128, 6, models_dir)
     assert enhancer.runtime.dtype == torch.float32
     assert enhancer.max_output_pixels == settings.max_output_pixels
-
-
-def test_target_size_rules() -> None:
-    assert target_size(640, 480, 4) == (2560, 1920)
-    assert target_size(640, 480, 2, 1920, 1080) == (1920, 1080)
-    assert target_size(640, 480, 4, output_width=1000) == (1000, 750)
-    assert target_size(640, 480, 4, output_height=100) == (133, 100)
-    assert target_size(1000, 1, 4, output_width=10) == (10, 1)  # never 0
-    with pytest.raises(InvalidInput):
-        target_size(10, 10, 0)
+    # DEFAULT_SCALE reaches library callers that name no scale, as it does API requests.
+    assert enhancer.scale_for(MODELS["general_x4"], None) == 4
+    lowered = Enhancer.from_settings(load_settings(use_gpu=False, default_scale=2),
+                                     auto_fetch=False)
+    assert [lowered.scale_for(MODELS[m], None) for m in ("general_x4", "general_x2")] == [2, 2]
+    assert lowered.scale_for(MODELS["general_x4"], 3) == 3
 
 
 def test_frames_batch_equals_single_images(models_dir: Path, photos: dict[str, np.ndarray]) -> None:
@@ -137,7 +130,7 @@ def test_frames_batch_equals_single_images(models_dir: Path, photos: dict[str, n
 def test_general_x2_through_the_enhancer_with_given_weights(models_dir: Path) -> None:
     enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size=0, models_dir=models_dir,
                         auto_fetch=False)
-    enhancer.load_model("general_x2", random_state_dict("general_x2"))
+    enhancer.load_model(MODELS["general_x2"], random_state_dict("general_x2"))
     rgb = np.ascontiguousarray(data.coffee()[:15, :21])  # odd sizes: reflect-padded, cropped
     result = enhancer.enhance_image(png_bytes(rgb), model_type="general_x2")
     assert (result.width, result.height, result.scale) == (42, 30, 2)
@@ -160,11 +153,3 @@ def test_face_enhance_uses_the_injected_restorer(models_dir: Path) -> None:
     assert before.shape == after.shape == (160, 160, 3)
     changed = np.abs(before.astype(int) - after.astype(int)).sum(axis=2) > 0
     assert 0.02 < changed.mean() < 0.9  # a face region was replaced, not the whole image
-
-
-def test_registry_does_not_import_torch() -> None:
-    """The API process lists models (GET /api/models) without paying for a torch import."""
-    code = ("import sys, pipeline.upscale.engine.registry as r; r.public_listing(); "
-            "sys.exit('torch' in sys.modules)")
-    root = Path(__file__).resolve().parents[4]
-    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0

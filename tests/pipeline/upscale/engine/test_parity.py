@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common.models import MODELS
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import ncnn_files
-from pipeline.upscale.engine.registry import MODELS
 from tests.pipeline.upscale.engine.conftest import REAL_MODELS, png_bytes, psnr
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
@@ -62,7 +62,7 @@ def _enhance(enhancer: Enhancer, model_type: str, rgb: np.ndarray) -> np.ndarray
 
 @pytest.mark.parametrize("model_type", REAL_MODELS)
 @pytest.mark.parametrize("photo", PHOTOS)
-def test_fp32_matches_ncnn_within_2_levels(
+def test_fp32_matches_ncnn_within_1_level(
     fp32_enhancer: Enhancer, photos: dict[str, np.ndarray], model_type: str, photo: str
 ) -> None:
     rgb = photos[photo]
@@ -70,7 +70,8 @@ def test_fp32_matches_ncnn_within_2_levels(
     got = ours(fp32_enhancer, model_type, rgb)
     assert got.shape == expected.shape == (256, 256, 3)
     max_diff = int(np.abs(got.astype(int) - expected.astype(int)).max())
-    assert max_diff <= 2, f"{model_type}/{photo}: max |diff| = {max_diff}/255"
+    # What the README promises; measured: 1/255 on at most 19 of 196,608 values (0 or 1).
+    assert max_diff <= 1, f"{model_type}/{photo}: max |diff| = {max_diff}/255"
 
 
 @pytest.mark.parametrize("model_type", REAL_MODELS)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from common.errors import InvalidInput, TooLarge, UnsupportedFormat
+from common.models import MODELS
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.imageio import _png16, decode_image, orient
 from tests.pipeline.upscale.engine.conftest import png_bytes, psnr
@@ -168,9 +169,9 @@ def test_bad_input_is_refused(enhancer: Enhancer, small: np.ndarray) -> None:
 def test_pixel_budgets(models_dir: Path, small: np.ndarray) -> None:
     tight = Enhancer(use_gpu=False, models_dir=models_dir, auto_fetch=False,
                      max_input_pixels=32 * 24, max_output_pixels=64 * 48)
-    assert tight.plan(32, 24, model_type=MODEL, scale=2) == (64, 48)
+    assert tight.plan(32, 24, MODELS[MODEL], scale=2) == (64, 48)
     with pytest.raises(TooLarge):
-        tight.plan(32, 24, model_type=MODEL, scale=3)
+        tight.plan(32, 24, MODELS[MODEL], scale=3)
     with pytest.raises(TooLarge):
         tight.enhance_image(png_bytes(np.zeros((25, 32, 3), np.uint8)), model_type=MODEL, scale=1)
     assert decode_image(png_bytes(small), max_pixels=32 * 24).width == 32

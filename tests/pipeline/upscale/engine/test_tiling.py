@@ -9,10 +9,10 @@ import pytest
 import torch
 from skimage import data
 
+from common.models import MODELS
 from pipeline.upscale.engine.archs import RRDBNet
 from pipeline.upscale.engine.device import select_runtime
 from pipeline.upscale.engine.engine import Enhancer
-from pipeline.upscale.engine.registry import MODELS
 from pipeline.upscale.engine.tiling import auto_tile_size, pad_to_multiple, upscale_tensor
 from tests.pipeline.upscale.engine.conftest import psnr
 
@@ -71,7 +71,7 @@ def test_auto_tile_size_is_bounded_on_cpu() -> None:
 
 
 def test_auto_tile_through_the_enhancer(models_dir: Path, photos: dict[str, np.ndarray]) -> None:
-    enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size=-1, models_dir=models_dir,
+    enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size="auto", models_dir=models_dir,
                         auto_fetch=False)
     out = enhancer.upscale_native((photos["chelsea"][None] / 255.0).astype(np.float32),
                                   MODELS["anime_video"])

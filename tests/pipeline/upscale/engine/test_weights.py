@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import http.server
 import threading
@@ -12,10 +13,10 @@ import pytest
 import torch
 
 from common.errors import ModelUnavailable
+from common.models import MODELS
 from pipeline.upscale.engine import weights
-from pipeline.upscale.engine.registry import MODELS
 from pipeline.upscale.engine.weights import WeightFile
-from pipeline.upscale.engine.weights_cli import main
+from pipeline.upscale.engine.weights.cli import main
 from tests.pipeline.upscale.engine.conftest import random_state_dict
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: spans several read chunks
@@ -128,3 +129,13 @@ def test_convert_and_list_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (tmp_path / "realesr-animevideov3.ncnn.pth").is_file()
     assert main(["list", "--models-dir", str(tmp_path)]) == 0
     assert "RealESRGAN_x4plus.pth: missing" in capsys.readouterr().out
+
+
+def test_the_library_does_not_import_its_command_line() -> None:
+    """``weights/cli.py`` (run by ``python -m pipeline.upscale.engine.weights``) imports the
+    library, never the other way round: no import circle, and no argparse in a worker."""
+    library = Path(weights.__file__)
+    imported = {node.module for node in ast.walk(ast.parse(library.read_text()))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {name for name in imported if "cli" in name}
+    assert (library.parent / "__main__.py").read_text().count("weights.cli import main") == 1

@@ -1,35 +1,31 @@
 """The upscale stage: runs the engine on images and video chunks (one process per GPU).
 
 Images (``image.submitted``) are handled in :mod:`pipeline.upscale.image_jobs`, video chunks
-(``chunk.ready``) in :mod:`pipeline.upscale.video_chunks`; both share one lazily created
-Enhancer per process and its single engine thread, so the models load once. A message about to
-be dead-lettered fails its image or its video. The stage reports which device it would use,
-so ``/api/health`` can show the GPU.
+(``chunk.ready``) in :mod:`pipeline.upscale.video_chunks`; both receive the stage's
+``UpscaleContext`` (:mod:`pipeline.upscale.enhancer`): one lazily created Enhancer per process
+and its single engine thread, so the models load once. A message about to be dead-lettered
+fails its image or its video. The stage reports which device it would use, so
+``/api/health`` can show the GPU.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bson import ObjectId
 
-from common.contracts import ImageJobSubmitted, Message
+from common.contracts import ChunkReady, ImageJobSubmitted, Message
 from common.heartbeat import WorkerInfo
 from common.runtime import Runtime
 from pipeline import video_jobs
-from pipeline.runner import MessageHandler, Stage
-from pipeline.upscale.image_jobs import fail_image, image_handler
-from pipeline.upscale.video_chunks import LazyEnhancer, chunk_handler
-
-
-def build_handlers(runtime: Runtime) -> Mapping[str, MessageHandler]:
-    engine = LazyEnhancer(runtime)
-    return {"chunk.ready": chunk_handler(runtime, engine),
-            "image.submitted": image_handler(runtime, engine)}
+from pipeline.runner import Stage
+from pipeline.upscale.enhancer import UpscaleContext
+from pipeline.upscale.image_jobs import fail_image, handle_image_submitted
+from pipeline.upscale.video_chunks import handle_chunk_ready
 
 
 async def on_give_up(runtime: Runtime, message: Message, reason: str) -> None:
     """The runner's hook for a message about to be dead-lettered: fail its image or video."""
     if isinstance(message, ImageJobSubmitted):
-        await fail_image(runtime, message.image_id, reason)
+        await fail_image(runtime, ObjectId(message.image_id), reason)
     else:
         await video_jobs.on_give_up(runtime, message, reason)
 
@@ -48,5 +44,6 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
     return WorkerInfo(stage="upscale", device="cpu", device_name="CUDA not available")
 
 
-STAGE = Stage(name="upscale", build_handlers=build_handlers, worker_info=worker_info,
-              on_give_up=on_give_up)
+STAGE = Stage(name="upscale",
+              handlers={ImageJobSubmitted: handle_image_submitted, ChunkReady: handle_chunk_ready},
+              context=UpscaleContext.open, worker_info=worker_info, on_give_up=on_give_up)

@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 
 from common.errors import EnhancerError
+from common.models import MODELS, ModelSpec, get_model
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
-from pipeline.upscale.engine.ncnn_convert import convert_files
-from pipeline.upscale.engine.registry import MODELS, ModelSpec, get_model
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn
+from pipeline.upscale.engine.networks import network_for
 
 
 def weights_name(name: str) -> str:
@@ -38,21 +39,11 @@ def spec_for_file(filename: str) -> ModelSpec | None:
     return next((s for s in MODELS.values() if s.weights_file == filename), None)
 
 
-def convert_ncnn(spec: ModelSpec, models_dir: Path, source_dir: Path | None = None) -> Path:
-    """Write ``<stem>.ncnn.pth`` for ``spec`` from its ncnn files, atomically."""
-    state = convert_files(spec, source_dir)
-    load_weights(spec.build(), state)  # refuse to store anything that does not load strictly
-    dest = models_dir / weights.official(spec.weights_file).converted_name()
-    with weights.atomic_target(dest) as tmp:
-        torch.save({"params_ema": state}, tmp)
-    return dest
-
-
 def _check_loads(filename: str, path: Path) -> None:
     spec = spec_for_file(filename)
     loaded = torch.load(path, map_location="cpu", weights_only=True)
     if spec is not None:
-        load_weights(spec.build(), loaded)
+        load_weights(network_for(spec).build(), loaded)
 
 
 def _default_models_dir() -> Path:

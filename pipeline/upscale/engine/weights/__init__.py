@@ -10,7 +10,8 @@ the official hash and therefore live under their own names:
 ``<stem>.local.pth`` (imported with ``import --unofficial``) and ``<stem>.ncnn.pth`` (converted
 from the ncnn release by ``convert-ncnn``). The verified official file always wins.
 
-CLI: ``python -m pipeline.upscale.engine.weights {fetch,import,convert-ncnn,list} --help``.
+CLI: ``python -m pipeline.upscale.engine.weights {fetch,import,convert-ncnn,list} --help``
+(``weights/cli.py``, run through ``weights/__main__.py``).
 """
 
 from __future__ import annotations
@@ -216,9 +217,3 @@ def import_file(filename: str, source: Path, models_dir: Path, *,
     with atomic_target(dest) as tmp:
         shutil.copyfile(source, tmp)
     return dest
-
-
-if __name__ == "__main__":
-    from pipeline.upscale.engine.weights_cli import main
-
-    raise SystemExit(main())

@@ -1,11 +1,12 @@
-"""Output size rules of the manual, computed before any model runs.
+"""Output-size and pixel-budget rules of the manual, decided before any model runs.
 
 - ``output_width`` and ``output_height`` both given: exactly that size.
 - one given: the other follows the input's aspect ratio (rounded, at least 1).
 - neither: original × ``scale``.
 
-Callers check the budget first (``check_output_budget``) so an oversized request is refused
-with 413 before it costs any GPU time.
+The API applies them to an image's header and a video's first frame (413 before anything is
+stored), the engine applies them again before it runs (a library caller gets the same refusal),
+so a request is refused the same way wherever it is checked.
 """
 
 from __future__ import annotations
@@ -38,18 +39,20 @@ def target_size(width: int, height: int, scale: int, output_width: int | None = 
     return width * scale, height * scale
 
 
-def check_output_budget(width: int, height: int, max_pixels: int) -> None:
-    """Refuse (413) an output larger than ``max_pixels``."""
+def check_budget(width: int, height: int, max_pixels: int, subject: str) -> None:
+    """Refuse (413) a ``width``×``height`` picture over ``max_pixels``; ``subject`` names it
+    in the message ("La imagen de salida", "La resolución", ...)."""
     if width * height > max_pixels:
         raise TooLarge(
-            f"La imagen de salida ({width}x{height}) supera el máximo de {max_pixels} píxeles")
+            f"{subject} ({width}x{height}) supera el máximo de {max_pixels} píxeles")
 
 
 def check_input_budget(width: int, height: int, max_pixels: int) -> None:
-    """Refuse (413) an input larger than ``max_pixels``."""
-    if width * height > max_pixels:
-        raise TooLarge(
-            f"La imagen ({width}x{height}) supera el máximo de {max_pixels} píxeles")
+    check_budget(width, height, max_pixels, "La imagen")
+
+
+def check_output_budget(width: int, height: int, max_pixels: int) -> None:
+    check_budget(width, height, max_pixels, "La imagen de salida")
 
 
 def planned_size(width: int, height: int, scale: int, output_width: int | None,

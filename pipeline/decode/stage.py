@@ -1,0 +1,22 @@
+"""The decode stage: splits a submitted video into keyframe-aligned lossless chunks.
+
+The handler lives in :mod:`pipeline.decode.video_split`; a message that exhausts its
+deliveries (or cannot ever succeed) fails its job (``on_give_up``) before it is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from common.contracts import VideoSubmitted
+from common.heartbeat import WorkerInfo
+from common.runtime import Runtime
+from pipeline.decode.video_split import MESSAGE_TIMEOUT, handle_video_submitted
+from pipeline.runner import Stage
+from pipeline.video_jobs import on_give_up
+
+
+def worker_info(runtime: Runtime) -> WorkerInfo:
+    return WorkerInfo(stage="decode", device="cpu", device_name="cpu")
+
+
+STAGE = Stage(name="decode", handlers={VideoSubmitted: handle_video_submitted},
+              worker_info=worker_info, message_timeout=MESSAGE_TIMEOUT, on_give_up=on_give_up)

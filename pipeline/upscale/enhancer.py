@@ -1,0 +1,54 @@
+"""The upscale stage's per-process state: one lazily created Enhancer and its engine thread.
+
+``UpscaleContext`` is what the stage's handlers receive (``Stage.context``): the runtime plus
+the ``LazyEnhancer`` both the image and the video-chunk handler run on, so the models load once
+per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from common.runtime import Runtime
+    from common.settings import Settings
+    from pipeline.upscale.engine.engine import Enhancer
+
+
+class LazyEnhancer:
+    """One Enhancer per process, created on the first job (importing torch is slow).
+
+    Chunks and images run on one dedicated thread: torch's OpenMP pool belongs to the thread
+    that calls it, so hopping between ``asyncio.to_thread`` workers would build new pools (and
+    leave the old ones spinning) on every job; one thread also keeps one model run at a time,
+    so an image and a chunk never compete for the device's memory.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._enhancer: Enhancer | None = None
+        self._lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
+    def get(self) -> Enhancer:
+        with self._lock:
+            if self._enhancer is None:
+                from pipeline.upscale.engine.engine import Enhancer
+
+                self._enhancer = Enhancer.from_settings(
+                    self._settings, batch_size=self._settings.video_batch_frames
+                )
+            return self._enhancer
+
+
+@dataclass(frozen=True, slots=True)
+class UpscaleContext:
+    runtime: Runtime
+    engine: LazyEnhancer
+
+    @classmethod
+    def open(cls, runtime: Runtime) -> UpscaleContext:
+        return cls(runtime, LazyEnhancer(runtime.settings))
