@@ -43,8 +43,8 @@ from enhancer_client import Client  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
-from pipeline.upscale.engine.registry import MODELS  # noqa: E402
-from pipeline.upscale.engine.weights_cli import convert_ncnn  # noqa: E402
+from common.models import MODELS, ModelId  # noqa: E402
+from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
 from tests.embedded import embedded_service  # noqa: E402
 
 ENHANCER = Path(sys.executable).with_name("enhancer")
@@ -83,7 +83,7 @@ def main() -> None:
         work = Path(tmp)
         models = work / "models"
         models.mkdir()
-        convert_ncnn(MODELS["anime_video"], models)
+        convert_ncnn(MODELS[ModelId.ANIME_VIDEO], models)
         files = photos(work / "fotos", args.images, args.size)
         with embedded_service(work, MODELS_DIR=str(models), USE_GPU="FALSE",
                               LOG_LEVEL="WARNING") as service:
