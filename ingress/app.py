@@ -8,7 +8,7 @@ from common.runtime import Runtime
 from common.version import VERSION
 from ingress.errors import install_error_handlers
 from ingress.limits import BodySizeLimit
-from ingress.routes import auth, images, models, system, videos
+from ingress.routes import auth, images, models, system, videos, web
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -25,4 +25,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(models.router)
     app.include_router(images.router)
     app.include_router(videos.router)
+    app.include_router(web.router)
     return app
