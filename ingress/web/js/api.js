@@ -13,12 +13,6 @@ function url(path, query) {
   return text ? `${path}?${text}` : path;
 }
 
-function authorization() {
-  const token = session.accessToken();
-  if (!token) throw sessionExpired();
-  return `Bearer ${token}`;
-}
-
 // The second 401 in a row means the session is over (revoked, or the user was removed).
 function endSession() {
   session.end('expired');
@@ -30,7 +24,8 @@ export async function send(path, { method = 'GET', json, query, auth = true, sig
   for (let attempt = 0; ; attempt += 1) {
     const all = { ...headers };
     if (json !== undefined) all['Content-Type'] = 'application/json';
-    if (auth) all.Authorization = authorization();
+    const used = auth ? await session.token() : null;
+    if (used) all.Authorization = `Bearer ${used}`;
     let response;
     try {
       response = await fetch(url(path, query), {
@@ -45,7 +40,8 @@ export async function send(path, { method = 'GET', json, query, auth = true, sig
     }
     if (response.status === 401 && auth) {
       if (attempt > 0) throw endSession();
-      await session.refresh();
+      // Refreshed meanwhile by another request: just try again with the new token.
+      if (session.accessToken() === used) await session.refresh();
       continue;
     }
     if (!response.ok) throw await errorFromResponse(response);
@@ -80,11 +76,11 @@ export function filenameOf(disposition) {
   return plain ? plain[1] : null;
 }
 
-function xhrOnce(path, form, onProgress, signal) {
+function xhrOnce(path, form, token, onProgress, signal) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', path);
-    xhr.setRequestHeader('Authorization', authorization());
+    xhr.setRequestHeader('Authorization', `Bearer ${token}`);
     xhr.upload.addEventListener('progress', (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
@@ -102,10 +98,11 @@ function xhrOnce(path, form, onProgress, signal) {
 export async function upload(path, form, { onProgress = () => {}, signal } = {}) {
   await session.ensureFresh();
   for (let attempt = 0; ; attempt += 1) {
-    const xhr = await xhrOnce(path, form, onProgress, signal);
+    const used = await session.token();
+    const xhr = await xhrOnce(path, form, used, onProgress, signal);
     if (xhr.status === 401) {
       if (attempt > 0) throw endSession();
-      await session.refresh();
+      if (session.accessToken() === used) await session.refresh();
       continue;
     }
     const response = new Response(xhr.responseText, {

@@ -75,6 +75,15 @@ export function accessToken() {
   return state ? state.access : null;
 }
 
+// The token to send now: after any refresh in flight, and refreshed first when it has
+// expired already (a request with it would only earn a 401).
+export async function token() {
+  if (inflight) await inflight.catch(() => {});
+  if (state && secondsLeft() <= 5) await refresh();
+  if (!state) throw sessionExpired();
+  return state.access;
+}
+
 export function start(tokens, user) {
   state = { access: tokens.access_token, refresh: tokens.refresh_token, user };
   persist();

@@ -31,14 +31,14 @@ function meta(kind, entry) {
   return parts.filter(Boolean).join(' · ');
 }
 
-function thumbnail(kind, entry, href) {
-  const link = el('a', { class: 'item-thumb', href, tabindex: '-1', 'aria-hidden': 'true' });
+function thumbnail(kind, entry) {
+  const box = el('div', { class: 'item-thumb' });
   if (kind === 'videos') {
-    link.append(fromTemplate('icon-video'));
+    box.append(fromTemplate('icon-video'));
   } else {
-    link.append(el('img', { alt: t('history.thumb', { name: entry.original_filename }), 'data-id': entry.id, loading: 'lazy' }));
+    box.append(el('img', { alt: t('history.thumb', { name: entry.original_filename }), 'data-id': entry.id }));
   }
-  return link;
+  return box;
 }
 
 export async function historyView(main, { params: [chosen], signal, onCleanup }) {
@@ -83,7 +83,7 @@ export async function historyView(main, { params: [chosen], signal, onCleanup })
     const href = `#/${spec.item}/${entry.id}`;
     const name = entry.original_filename;
     return el('li', { class: 'item' },
-      thumbnail(kind, entry, href),
+      thumbnail(kind, entry),
       el('div', { class: 'item-main' },
         el('a', { class: 'item-title', href, text: name }),
         el('p', { class: 'item-meta', text: meta(kind, entry) })),
