@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.common.media.clips import make_clip
 from tests.embedded import Service
-from tests.image_samples import photo
+from tests.image_samples import face_photo
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
@@ -32,7 +32,7 @@ from tests.web.conftest import (
     wait_until,
 )
 
-PHOTO_SIZE = (96, 72)
+PHOTO_SIZE = (96, 96)  # the astronaut's head and shoulders
 VIDEO_FRAMES, VIDEO_SIZE, VIDEO_SCALE = 36, (96, 64), 2
 PERCENT_100 = re.compile(r"100\s%")  # "100 %" in Spanish, with a no-break space
 
@@ -59,7 +59,7 @@ def _downloaded(page: Page, link_name: str) -> tuple[str, bytes]:
 def _enhance_photo(page: Page, web: Service, shoot: Shoot, source: Path) -> str:
     page.set_input_files("#image-file", source)
     page.select_option("#image-model", "anime_video")
-    expect(page.get_by_text("cafe.png")).to_be_visible()
+    expect(page.get_by_text("astronauta.png")).to_be_visible()
     assert_usable(page)
     shoot(page, "image")
     with page.expect_response(f"{web.url}/api/images/enhance") as answered:
@@ -146,22 +146,22 @@ def _phone_screens(open_page: OpenPage, web: Service, shoot: Shoot, account: Acc
     sign_in(page, web, account)
     page.set_input_files("#image-file", photo_file)
     expect(page.locator("[data-role=preview]")).to_be_visible()
-    screens = {
-        "image": ("Mejorar una foto", None),
-        f"image/{image_id}": ("Resultado", "[data-role=result]"),
-        "video": ("Mejorar un vídeo", None),
-        f"video/{video_id}": ("clip.mp4", "[data-role=video]"),
-        "history/images": ("Historial", ".item"),
-        "history/videos": ("Historial", ".item"),
+    screens = {  # route: (screen name, heading, what shows it is ready)
+        "image": ("image", "Mejorar una foto", None),
+        f"image/{image_id}": ("compare", "Resultado", "[data-role=result]"),
+        "video": ("video", "Mejorar un vídeo", None),
+        f"video/{video_id}": ("video-job", "clip.mp4", "[data-role=video]"),
+        "history/images": ("history-images", "Historial", ".item"),
+        "history/videos": ("history-videos", "Historial", ".item"),
     }
-    for route, (heading, ready) in screens.items():
+    for route, (screen, heading, ready) in screens.items():
         if route != "image":
             page.goto(f"{web.url}/#/{route}")
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
         if ready:
             expect(page.locator(ready).first).to_be_visible()
         assert_usable(page)
-        shoot(page, re.sub(r"/[0-9a-f]{24}$", "", route).replace("/", "-"))
+        shoot(page, screen)
 
 
 def _delete_from_history(page: Page, kind: str, name: str, empty: str) -> None:
@@ -178,8 +178,8 @@ def _delete_from_history(page: Page, kind: str, name: str, empty: str) -> None:
 @pytest.mark.timeout(280)
 def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
         web: Service, open_page: OpenPage, shoot: Shoot, tmp_path: Path) -> None:
-    photo_file = tmp_path / "cafe.png"
-    photo_file.write_bytes(photo(*PHOTO_SIZE))
+    photo_file = tmp_path / "astronauta.png"
+    photo_file.write_bytes(face_photo(PHOTO_SIZE[0]))
     clip = make_clip(tmp_path / "clip.mp4", frames=VIDEO_FRAMES, size=VIDEO_SIZE)
     account = new_account()
     page, watch = open_page(DESKTOP)
@@ -200,15 +200,17 @@ def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
     expect(page.locator("#account-name")).to_have_text(account.username)
 
     image_id = _enhance_photo(page, web, shoot, photo_file)
-    _check_compare(page)
     assert_usable(page)
     shoot(page, "compare")
+    _check_compare(page)
     headers = api_headers(web, account)
     with httpx.Client(base_url=web.url, headers=headers, timeout=60) as api:
         enhanced = api.get(f"/api/images/{image_id}/enhanced")
         assert enhanced.status_code == 200
-        assert _downloaded(page, "Descargar mejorada") == ("cafe_mejorado.png", enhanced.content)
-        assert _downloaded(page, "Descargar original") == ("cafe.png", photo_file.read_bytes())
+        assert _downloaded(page, "Descargar mejorada") == (
+            "astronauta_mejorado.png", enhanced.content)
+        assert _downloaded(page, "Descargar original") == (
+            "astronauta.png", photo_file.read_bytes())
 
         page.get_by_role("link", name="Vídeo", exact=True).click()
         expect(page.get_by_role("heading", name="Mejorar un vídeo")).to_be_visible()
@@ -225,12 +227,12 @@ def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
         _phone_screens(open_page, web, shoot, account, image_id, video_id, photo_file)
 
         page.get_by_role("link", name="Historial").click()
-        expect(page.get_by_role("img", name="Miniatura de cafe.png")).to_be_visible()
+        expect(page.get_by_role("img", name="Miniatura de astronauta.png")).to_be_visible()
         thumb = "() => document.querySelector('.item-thumb img').naturalWidth"
         assert wait_until(page, thumb) == 96
         assert_usable(page)
         shoot(page, "history-images")
-        _delete_from_history(page, "Fotos", "cafe.png", "Todavía no hay fotos aquí.")
+        _delete_from_history(page, "Fotos", "astronauta.png", "Todavía no hay fotos aquí.")
         page.get_by_role("link", name="Vídeos", exact=True).click()
         expect(page.locator(".item")).to_have_count(1)
         shoot(page, "history-videos")

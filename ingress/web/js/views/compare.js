@@ -15,10 +15,16 @@ const SIGNATURES = [
   { type: 'image/webp', extension: 'webp', test: (b) => b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 },
 ];
 
-function blobFromBase64(text) {
+function decodeBase64(text) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text); // native, fast
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function blobFromBase64(text) {
+  const bytes = decodeBase64(text);
   const kind = SIGNATURES.find((signature) => signature.test(bytes));
   return { blob: new Blob([bytes], { type: kind ? kind.type : '' }), extension: kind ? kind.extension : 'png' };
 }
