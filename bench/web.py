@@ -44,7 +44,8 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 _WEIGHT = """() => {
-  const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+  const entries = [...performance.getEntriesByType('navigation'),
+                   ...performance.getEntriesByType('resource')];
   return entries.map((e) => [e.name, e.transferSize, e.decodedBodySize]);
 }"""
 _SHOWN = """() => { const r = document.querySelector('[data-role=result]');

@@ -207,6 +207,15 @@ def sign_in(page: Page, service: Service, account: Account) -> None:
     expect(page.get_by_role("heading", name="Mejorar una foto")).to_be_visible()
 
 
+def signed_in_page(open_page: OpenPage, service: Service) -> tuple[Page, Watch, Account]:
+    """A new user, registered through the API and signed in through the page."""
+    account = new_account()
+    register(service, account)
+    page, watch = open_page(DESKTOP)
+    sign_in(page, service, account)
+    return page, watch, account
+
+
 # Every visible control has a name people and screen readers can use.
 _UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href]')]
   .filter((e) => e.getClientRects().length > 0)

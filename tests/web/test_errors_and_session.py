@@ -13,20 +13,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from tests.common.media.clips import make_clip
 from tests.embedded import Service
 from tests.image_samples import gif, photo
 from tests.web.conftest import (
     DESKTOP,
     OpenPage,
     Shoot,
+    api_headers,
     jwt_key,
     new_account,
     register,
     sign_in,
+    signed_in_page,
 )
 
 SESSION_KEY = "enhancer.session"
@@ -66,11 +70,8 @@ def test_a_wrong_password_shows_the_manuals_message_and_the_right_one_still_work
 
 def test_a_gif_is_refused_in_words_and_the_form_keeps_working(
         web: Service, open_page: OpenPage, shoot: Shoot, tmp_path: Path) -> None:
-    account = new_account()
-    register(web, account)
-    page, watch = open_page(DESKTOP)
+    page, watch, _account = signed_in_page(open_page, web)
     watch.allow(400, "/api/images/enhance")
-    sign_in(page, web, account)
     animation = tmp_path / "animacion.gif"
     animation.write_bytes(gif())
     page.set_input_files("#image-file", animation)
@@ -84,17 +85,42 @@ def test_a_gif_is_refused_in_words_and_the_form_keeps_working(
     picture.write_bytes(photo(64, 48))
     page.set_input_files("#image-file", picture)
     expect(page.get_by_role("alert")).to_be_hidden()
+    # An exact width alone: the height follows the aspect ratio.
+    page.get_by_text("Tamaño exacto").click()
+    page.get_by_label("Ancho (px)").fill("100")
     submit.click()
     expect(page.locator("[data-role=result]")).to_be_visible()
+    natural = "() => [document.querySelector('[data-role=after]').naturalWidth, " \
+              "document.querySelector('[data-role=after]').naturalHeight]"
+    assert page.evaluate(natural) == [100, 75]
+    watch.assert_clean()
+
+
+def test_a_running_video_can_be_cancelled(
+        web: Service, open_page: OpenPage, tmp_path: Path) -> None:
+    page, watch, account = signed_in_page(open_page, web)
+    watch.allow(404, "/events")
+    page.get_by_role("link", name="Vídeo", exact=True).click()
+    # Long enough (on this CPU, tens of seconds) to be cancelled while it runs.
+    page.set_input_files("#video-file", make_clip(tmp_path / "largo.mp4", frames=240,
+                                                 size=(160, 120)))
+    with page.expect_response(f"{web.url}/api/videos/enhance") as answered:
+        page.get_by_role("button", name="Enviar vídeo").click()
+    video_id = answered.value.json()["video"]["id"]
+    page.get_by_role("button", name="Cancelar y eliminar").click()
+    page.get_by_role("dialog").get_by_role("button", name="Sí, eliminar").click()
+    cancelled = page.get_by_role("status").filter(has_text="Vídeo cancelado y eliminado.")
+    expect(cancelled).to_be_visible()
+    expect(page.get_by_text("Todavía no hay vídeos aquí.")).to_be_visible()
+    gone = httpx.get(f"{web.url}/api/videos/{video_id}", headers=api_headers(web, account),
+                     timeout=30)
+    assert gone.status_code == 404
     watch.assert_clean()
 
 
 def test_an_expired_access_token_is_refreshed_silently(
         web: Service, open_page: OpenPage) -> None:
-    account = new_account()
-    register(web, account)
-    page, watch = open_page(DESKTOP)
-    sign_in(page, web, account)
+    page, watch, _account = signed_in_page(open_page, web)
     refreshes: list[int] = []
     page.on("response", lambda r: refreshes.append(r.status)
             if r.url.endswith("/api/auth/refresh") else None)
@@ -181,10 +207,7 @@ def test_models_the_service_reports_unavailable_cannot_be_chosen(
 @pytest.mark.parametrize("screen", ["image", "video"])
 def test_the_forms_can_be_used_with_the_keyboard_alone(
         web: Service, open_page: OpenPage, screen: str) -> None:
-    account = new_account()
-    register(web, account)
-    page, watch = open_page(DESKTOP)
-    sign_in(page, web, account)
+    page, watch, _account = signed_in_page(open_page, web)
     page.goto(f"{web.url}/#/{screen}")
     expect(page.locator("[data-role=model-hint]")).not_to_be_empty()
     reached: list[str] = []

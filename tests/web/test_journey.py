@@ -232,6 +232,11 @@ def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
         assert wait_until(page, thumb) == 96
         assert_usable(page)
         shoot(page, "history-images")
+        status = page.get_by_label("Estado")
+        status.select_option("failed")
+        expect(page.get_by_text("Todavía no hay fotos aquí.")).to_be_visible()
+        status.select_option("completed")
+        expect(page.locator(".item")).to_have_count(1)
         _delete_from_history(page, "Fotos", "astronauta.png", "Todavía no hay fotos aquí.")
         page.get_by_role("link", name="Vídeos", exact=True).click()
         expect(page.locator(".item")).to_have_count(1)
@@ -240,4 +245,12 @@ def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
         shoot(page, "history-empty")
         assert api.get("/api/images").json()["total"] == 0
         assert api.get("/api/videos").json()["total"] == 0
+
+    refresh_token = page.evaluate("JSON.parse(sessionStorage.getItem('enhancer.session')).refresh")
+    page.get_by_role("button", name="Salir").click()
+    expect(page.get_by_role("status").filter(has_text="Has cerrado la sesión.")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+    # The session is over on the server too, not just forgotten by the page.
+    assert httpx.post(f"{web.url}/api/auth/refresh", json={"refresh_token": refresh_token},
+                      timeout=30).status_code == 401
     watch.assert_clean()

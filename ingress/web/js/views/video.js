@@ -1,13 +1,13 @@
 // Videos: submit one (multipart upload with progress), then follow it live to the end:
 // probe figures, frames processed, fps and ETA; cancel; play and download the result.
-import { download, getJson, remove, upload } from '../api.js';
+import { download, getJson, remove } from '../api.js';
 import { $, confirmDialog, el, fromTemplate, notify, saveLink, showError, startDownload, UrlBag } from '../dom.js';
 import { dropzone } from '../dropzone.js';
 import { describe } from '../errors.js';
 import { follow, isFinished } from '../follow.js';
-import { handOver, takeOver } from '../handoff.js';
+import { takeOver } from '../handoff.js';
 import { formatDuration, formatNumber, formatPercent, formatPixels, t } from '../i18n.js';
-import { bindModelChoice, checkSize, progressReporter } from './image.js';
+import { bindModelChoice, progressReporter, submitUploads } from '../upload-form.js';
 
 const ACCEPT = 'video/*,.mkv,.mp4,.mov,.avi,.webm,.ts';
 
@@ -15,7 +15,6 @@ export async function videoForm(main, { signal, onCleanup }) {
   main.replaceChildren(fromTemplate('video'));
   const form = $('[data-role=form]', main);
   const error = $('[data-role=error]', main);
-  const submit = $('[data-role=submit]', main);
   const picker = dropzone($('[data-role=drop]', main), {
     id: 'video-file',
     accept: ACCEPT,
@@ -26,39 +25,16 @@ export async function videoForm(main, { signal, onCleanup }) {
   const reporter = progressReporter($('[data-role=progress]', form), null);
   onCleanup(() => reporter.stop());
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    showError(error, '');
-    const file = picker.file();
-    if (!file) {
-      showError(error, t('error.noFile'));
-      picker.input.focus();
-      return;
-    }
-    const tooLarge = await checkSize(file);
-    if (tooLarge) {
-      showError(error, tooLarge);
-      return;
-    }
-    const fields = form.elements;
-    const body = new FormData();
-    body.append('file', file, file.name);
-    body.append('filename', file.name);
-    body.append('model_type', fields.model_type.value);
-    body.append('scale', fields.scale.value);
-    body.append('face_enhance', fields.face_enhance.checked ? 'true' : 'false');
-    submit.disabled = true;
-    reporter.start();
-    try {
-      const answer = await upload('/api/videos/enhance', body, { onProgress: reporter.progress, signal });
-      handOver('video', answer.body.video);
-      location.hash = `/video/${answer.body.video.id}`;
-    } catch (failure) {
-      if (failure.name === 'AbortError') return;
-      showError(error, describe(failure));
-      submit.disabled = false;
-      reporter.stop();
-    }
+  submitUploads(form, {
+    picker, path: '/api/videos/enhance', kind: 'video', reporter, signal,
+    options: (fields) => ({
+      entries: [
+        ['filename', picker.file().name],
+        ['model_type', fields.model_type.value],
+        ['scale', fields.scale.value],
+        ['face_enhance', fields.face_enhance.checked ? 'true' : 'false'],
+      ],
+    }),
   });
   return { focus: null };
 }
