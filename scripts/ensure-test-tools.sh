@@ -2,11 +2,13 @@
 # Install the Debian tools the tests call when they are missing (no-op otherwise):
 #   docker-compose  validates docker-compose.yml and its GPU override (`docker-compose config
 #                   -q`), which needs no Docker engine;
-#   jq              the manual's cURL script, which the tests run verbatim, parses JSON with it.
+#   jq              the manual's cURL script, which the tests run verbatim, parses JSON with it;
+#   chromium        the web app's browser tests drive it headless through Playwright (never
+#                   `playwright install`: the machines reach no browser download site).
 # We are root on the build machines; elsewhere this only says what is missing.
 set -euo pipefail
 missing=()
-for pair in docker-compose:docker-compose jq:jq; do
+for pair in docker-compose:docker-compose jq:jq chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
