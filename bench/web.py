@@ -36,10 +36,10 @@ import httpx  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from bench.images import ACCOUNT, _photo, _start_service  # noqa: E402
-from common.models import MODELS  # noqa: E402
+from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
 
-MODEL = "anime_video"
+MODEL = ModelId.ANIME_VIDEO
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
