@@ -15,7 +15,7 @@ from common.version import VERSION
 from ingress.auth.tokens import TokenIssuer
 from ingress.errors import install_error_handlers
 from ingress.limits import BodySizeLimit
-from ingress.routes import auth, images, models, system, videos
+from ingress.routes import auth, images, models, system, videos, webhooks
 
 
 def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
@@ -39,4 +39,5 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
     app.include_router(models.router)
     app.include_router(images.router)
     app.include_router(videos.router)
+    app.include_router(webhooks.router)
     return app

@@ -28,6 +28,7 @@ from common.jobs.status import VIDEO_ACTIVE, VideoStatus
 from common.runtime import Runtime
 from common.store.client import Store
 from common.store.jobs import transition
+from common.webhooks.notify import notify_finished
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ async def fail_video(runtime: Runtime, video_id: ObjectId, reason: str) -> None:
                              {F.ERROR_MESSAGE: reason[:1000]})
     if moved:
         log.warning("video %s failed: %s", video_id, reason)
+    await notify_finished(runtime, "video", video_id)  # again on a repeat: see notify
     await remove_video_temporaries(runtime.store, video_id)
 
 

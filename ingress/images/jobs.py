@@ -24,6 +24,7 @@ from common.jobs.cleanup import purge_image
 from common.jobs.status import IMAGE_FINISHED, ImageStatus
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.callbacks import callback_for
 from ingress.downloads import blob_base64
 from ingress.images.checks import CheckedImage
 from ingress.images.documents import detail_view, new_image_document, original_filename
@@ -48,6 +49,7 @@ async def submit_image(
 ) -> dict[str, Any]:
     """Store and publish a checked upload; the new document (status ``pending``)."""
     store = runtime.store
+    callback = await callback_for(runtime, user.id, upload.callback_url)  # 400 before storing
     image_id = ObjectId()
     blob_id = await store.blobs.put(
         upload.data,
@@ -56,6 +58,7 @@ async def submit_image(
         metadata=image_blob(image_id, BlobKind.ORIGINAL),
     )
     doc = new_image_document(image_id, user.id, blob_id, upload, checked)
+    doc[F.CALLBACK_URL] = callback
 
     def message(job_id: ObjectId) -> ImageJobSubmitted:
         return ImageJobSubmitted(

@@ -26,6 +26,7 @@ from common.jobs.status import VideoStatus
 from common.media.probe import VideoLimits, probe_video
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.callbacks import callback_for
 from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
 from ingress.videos.upload import StagedVideo
@@ -49,6 +50,7 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
 
 async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) -> dict[str, Any]:
     """Probe, store and publish ``staged``; the new document (status ``pending``)."""
+    callback = await callback_for(runtime, user.id, staged.callback_url)  # 400 before probing
     limits = VideoLimits.from_settings(runtime.settings, scale=staged.scale)
     probe = await asyncio.to_thread(probe_video, staged.path, limits)
     store = runtime.store
@@ -69,6 +71,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
         scale=staged.scale,
         face_enhance=staged.face_enhance,
     )
+    doc[F.CALLBACK_URL] = callback
 
     def message(job_id: ObjectId) -> VideoSubmitted:
         return VideoSubmitted(

@@ -25,6 +25,7 @@ from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.status import IMAGE_ACTIVE, ImageStatus
 from common.store.ids import utcnow
 from common.store.jobs import transition
+from common.webhooks.notify import notify_finished
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
@@ -57,6 +58,7 @@ async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str) -> bool:
                              {F.ERROR_MESSAGE: FAILURE_PREFIX + short_reason(reason)})
     if moved:
         log.warning("image %s failed: %s", image_id, reason)
+    await notify_finished(runtime, "image", image_id)  # again on a repeat: see notify
     # A killed attempt may have stored a result it never recorded; a failed or deleted job
     # keeps none. A job a twin delivery completed keeps the result it recorded (no later
     # commit can succeed once the job is settled, so nothing else can need a stored blob).
@@ -75,7 +77,10 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
         await _remove_results(runtime, image_id)
         return
     if doc.get(F.STATUS) not in IMAGE_ACTIVE:
-        return  # completed or failed: a late duplicate
+        # Completed or failed: a late duplicate, maybe of a delivery that died before
+        # asking for the webhook.
+        await notify_finished(runtime, "image", image_id)
+        return
     started = time.perf_counter()
     # A redelivery finds the job processing (an earlier attempt died or is still running).
     await transition(store.images, image_id, [ImageStatus.PENDING], ImageStatus.PROCESSING,
@@ -131,3 +136,4 @@ async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
     log.info("image %s enhanced to %dx%d in %d ms (engine %d ms)%s", image_id,
              result.width, result.height, elapsed_ms, result.elapsed_ms,
              f"; {leftovers} blob(s) of earlier attempts removed" if leftovers else "")
+    await notify_finished(runtime, "image", image_id)
