@@ -27,6 +27,9 @@ async def serve_until(app: FastAPI, settings: Settings, stop: asyncio.Event) -> 
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    # Event streams never end on their own while a job runs; ending them now lets the
+    # graceful shutdown finish (their clients reconnect to another replica).
+    app.state.events.close()
     server.should_exit = True
     await serving
     if not server.started and not stop.is_set():
