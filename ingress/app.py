@@ -16,7 +16,7 @@ from ingress.auth.tokens import TokenIssuer
 from ingress.errors import install_error_handlers
 from ingress.events.watcher import JobWatcher
 from ingress.limits import BodySizeLimit
-from ingress.routes import auth, events, images, models, system, videos, webhooks
+from ingress.routes import auth, events, images, metrics, models, system, videos, webhooks
 
 
 def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
@@ -45,4 +45,5 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
+    app.include_router(metrics.router)
     return app

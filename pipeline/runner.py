@@ -25,6 +25,7 @@ from common.bus.port import Delivery
 from common.contracts import Message, decode
 from common.errors import PermanentFailure
 from common.heartbeat import Heartbeat, WorkerInfo
+from common.metrics import STAGE_MESSAGES, STAGE_SECONDS
 from common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -116,15 +117,18 @@ class StageWorker:
             # Not a PermanentFailure: the bus dead-letters it as "delivery_limit", with its count.
             raise GaveUp(reason)
         started = time.perf_counter()
+        labels = (self.stage.name, message.type)
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
         token = _DELIVERY.set(delivery)  # the handler's task copies the context at creation
         try:
             await asyncio.wait_for(handler(self.context, message), self.stage.message_timeout)
         except PermanentFailure as exc:
+            STAGE_MESSAGES.labels(*labels, "rejected").inc()
             await self._give_up(message, str(exc))
             raise
         except Exception as exc:
+            STAGE_MESSAGES.labels(*labels, "retry").inc()
             if delivery.attempt >= last:
                 reason = str(exc) or type(exc).__name__
                 # Hooks are idempotent: the kept-back delivery that follows calls it again.
@@ -134,6 +138,8 @@ class StageWorker:
             raise
         finally:
             _DELIVERY.reset(token)
+        STAGE_MESSAGES.labels(*labels, "ok").inc()
+        STAGE_SECONDS.labels(*labels).observe(time.perf_counter() - started)
         log.info(
             "%s %s done in %.0f ms",
             self.stage.name,

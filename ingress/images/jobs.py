@@ -22,6 +22,7 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.cleanup import purge_image
 from common.jobs.status import IMAGE_FINISHED, ImageStatus
+from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
 from ingress.callbacks import callback_for
@@ -75,6 +76,7 @@ async def submit_image(
 
     await submit_stored_job(store.blobs, store.images, runtime.bus, doc, message,
                             failed_status=ImageStatus.FAILED)
+    JOBS_SUBMITTED.labels("image", upload.model_type).inc()
     log.info(
         "image %s accepted: %s %dx%d, model %s x%d, output %dx%d %s",
         image_id,

@@ -24,6 +24,7 @@ from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.cleanup import purge_video
 from common.jobs.status import VideoStatus
 from common.media.probe import VideoLimits, probe_video
+from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
 from ingress.callbacks import callback_for
@@ -85,6 +86,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
 
     await submit_stored_job(store.blobs, store.videos, runtime.bus, doc, message,
                             failed_status=VideoStatus.ERROR)
+    JOBS_SUBMITTED.labels("video", staged.model_type).inc()
     log.info(
         "video %s accepted: %d frames %dx%d at %s, model %s x%d",
         video_id,

@@ -25,6 +25,7 @@ from common.jobs.cleanup import remove_video_temporaries
 from common.jobs.status import VideoStatus
 from common.media.containers import sniff_container
 from common.messaging import publish
+from common.metrics import job_ended
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.store.jobs import add_progress_once_returning, transition
@@ -127,6 +128,7 @@ async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
         F.DROPPED_STREAMS: info["dropped"],
     })
     if moved:
+        job_ended("video", str(video.get(F.MODEL_TYPE)), VideoStatus.COMPLETED, created_at)
         await notify_finished(runtime, "video", video_id)
     else:  # a concurrent assembler won, or the job was cancelled or failed meanwhile
         current = await store.videos.find_one({F.ID: video_id}, {F.ENHANCED_BLOB: 1})

@@ -23,6 +23,7 @@ from common.errors import EnhancerError, PermanentFailure, ServiceUnavailable
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.status import IMAGE_ACTIVE, ImageStatus
+from common.metrics import job_ended
 from common.store.ids import utcnow
 from common.store.jobs import transition
 from common.webhooks.notify import notify_finished
@@ -56,13 +57,16 @@ async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str) -> bool:
     settled, or deleted). Idempotent: the runner's give-up hook may call it again."""
     moved = await transition(runtime.store.images, image_id, IMAGE_ACTIVE, ImageStatus.FAILED,
                              {F.ERROR_MESSAGE: FAILURE_PREFIX + short_reason(reason)})
-    if moved:
-        log.warning("image %s failed: %s", image_id, reason)
-    await notify_finished(runtime, "image", image_id)  # again on a repeat: see notify
     # A killed attempt may have stored a result it never recorded; a failed or deleted job
     # keeps none. A job a twin delivery completed keeps the result it recorded (no later
     # commit can succeed once the job is settled, so nothing else can need a stored blob).
-    doc = await runtime.store.images.find_one({F.ID: image_id}, {F.ENHANCED_BLOB: 1})
+    doc = await runtime.store.images.find_one(
+        {F.ID: image_id}, {F.ENHANCED_BLOB: 1, F.MODEL_TYPE: 1, F.CREATED_AT: 1})
+    if moved:
+        log.warning("image %s failed: %s", image_id, reason)
+        job_ended("image", str((doc or {}).get(F.MODEL_TYPE)), ImageStatus.FAILED,
+                  (doc or {}).get(F.CREATED_AT))
+    await notify_finished(runtime, "image", image_id)  # again on a repeat: see notify
     await _remove_results(runtime, image_id, keep=(doc or {}).get(F.ENHANCED_BLOB))
     return moved
 
@@ -96,7 +100,9 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
         if await fail_image(runtime, image_id, str(exc)):
             raise PermanentFailure(str(exc)) from exc
         return  # deleted or settled meanwhile: nothing to report to anyone
-    await _commit(runtime, image_id, msg, result, started)
+    if await _commit(runtime, image_id, msg, result, started):
+        job_ended("image", msg.model_type, ImageStatus.COMPLETED, doc.get(F.CREATED_AT))
+        await notify_finished(runtime, "image", image_id)
 
 
 def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted) -> EnhanceResult:
@@ -109,8 +115,9 @@ def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted) -> E
 
 
 async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
-                  result: EnhanceResult, started: float) -> None:
-    """Store the result and record it in one guarded update; clean up whichever side lost."""
+                  result: EnhanceResult, started: float) -> bool:
+    """Store the result and record it in one guarded update; clean up whichever side lost.
+    True when this delivery's result is the job's."""
     store = runtime.store
     content_type, extension = OUTPUT_MEDIA[result.format]
     blob_id = await store.blobs.put(
@@ -131,9 +138,9 @@ async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
         log.info("image %s was deleted or completed by another delivery; result dropped",
                  image_id)
         await store.blobs.delete(blob_id)
-        return
+        return False
     leftovers = await _remove_results(runtime, image_id, keep=blob_id)
     log.info("image %s enhanced to %dx%d in %d ms (engine %d ms)%s", image_id,
              result.width, result.height, elapsed_ms, result.elapsed_ms,
              f"; {leftovers} blob(s) of earlier attempts removed" if leftovers else "")
-    await notify_finished(runtime, "image", image_id)
+    return True

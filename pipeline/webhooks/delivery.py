@@ -28,6 +28,7 @@ from bson import ObjectId
 from common.contracts import WebhookRequested, encode
 from common.jobs import fields as F
 from common.jobs.views import job_summary, manual_timestamp
+from common.metrics import WEBHOOK_ATTEMPTS
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.version import VERSION
@@ -120,6 +121,8 @@ async def _attempt(ctx: WebhookContext, msg: WebhookRequested, job: dict[str, An
         log.warning("webhook %s attempt %d: lease lost; its outcome is not recorded",
                     record[R.ID], msg.attempt)
         return
+    WEBHOOK_ATTEMPTS.labels("delivered" if outcome.accepted
+                            else "retry" if next_at is not None else "failed").inc()
     if outcome.accepted:
         log.info("webhook %s delivered on attempt %d (HTTP %s, %d ms)", record[R.ID],
                  msg.attempt, outcome.status_code, outcome.duration_ms)
