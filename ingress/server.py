@@ -18,6 +18,9 @@ async def serve_until(app: FastAPI, settings: Settings, stop: asyncio.Event) -> 
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # uvicorn's loggers write through the process's root handler (common.logs), so its
+        # lines follow LOG_FORMAT like every other.
+        log_config=None,
         lifespan="off",
         # Big base64 bodies are normal here; the body-size middleware enforces the real cap.
         h11_max_incomplete_event_size=1024 * 1024,

@@ -22,6 +22,7 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.cleanup import purge_image
 from common.jobs.status import IMAGE_FINISHED, ImageStatus
+from common.logs import bind
 from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
@@ -52,6 +53,7 @@ async def submit_image(
     store = runtime.store
     callback = await callback_for(runtime, user.id, upload.callback_url)  # 400 before storing
     image_id = ObjectId()
+    bind(job_id=str(image_id), kind="image")  # every later line of this request names the job
     blob_id = await store.blobs.put(
         upload.data,
         filename=original_filename(upload, checked),

@@ -23,6 +23,7 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.cleanup import purge_video
 from common.jobs.status import VideoStatus
+from common.logs import bind
 from common.media.probe import VideoLimits, probe_video
 from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
@@ -56,6 +57,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
     probe = await asyncio.to_thread(probe_video, staged.path, limits)
     store = runtime.store
     video_id = ObjectId()
+    bind(job_id=str(video_id), kind="video")  # every later line of this request names the job
     blob_id = await store.blobs.put(
         _file_chunks(staged.path),
         filename=staged.filename,

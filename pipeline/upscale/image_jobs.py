@@ -11,6 +11,7 @@ removes the document first, then its blobs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -91,8 +92,10 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
                      {F.STARTED_AT: utcnow()})
     try:
         original = await store.blobs.get(doc.get(F.ORIGINAL_BLOB) or msg.original_blob)
+        # The engine thread logs with this job's context too (executors do not copy it).
         result = await asyncio.get_running_loop().run_in_executor(
-            engine.executor, functools.partial(_enhance, engine, original, msg))
+            engine.executor, contextvars.copy_context().run,
+            functools.partial(_enhance, engine, original, msg))
     except ServiceUnavailable:
         raise  # the database or broker is away: the bus retries later
     except EnhancerError as exc:

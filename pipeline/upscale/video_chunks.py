@@ -9,6 +9,7 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import tempfile
 import time
@@ -127,8 +128,8 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                                                scale=msg.scale, face_enhance=msg.face_enhance)
 
             made = await asyncio.get_running_loop().run_in_executor(
-                engine.executor, upscale_chunk, source, target, enhance,
-                runtime.settings.video_batch_frames)
+                engine.executor, contextvars.copy_context().run, upscale_chunk, source, target,
+                enhance, runtime.settings.video_batch_frames)
             enhanced = time.perf_counter()
             WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
             blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
