@@ -21,6 +21,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from common.contracts import WebhookRequested
+from common.jobs import fields as F
 from common.store.client import Store
 from common.store.ids import utcnow
 from common.webhooks.signing import new_secret
@@ -31,12 +32,14 @@ USER_WEBHOOK_SECRET = "webhook_secret"
 
 # Fields of a delivery record.
 ID = "_id"
-USER_ID = "user_id"
+# The jobs' names for owner, status and creation time, so the API's paged lists serve these
+# records too (``ingress/listing.py``).
+USER_ID = F.USER_ID
 KIND = "kind"
 JOB_ID = "job_id"
 EVENT = "event"
 URL = "url"
-STATUS = "status"
+STATUS = F.STATUS
 ATTEMPT_COUNT = "attempt_count"
 ATTEMPTS = "attempts"
 LEASE_OWNER = "lease_owner"
@@ -45,7 +48,7 @@ NEXT_ATTEMPT_AT = "next_attempt_at"
 # The highest attempt a message was published for: a repeated message knows whether the
 # next attempt still needs asking for.
 SCHEDULED = "scheduled_attempt"
-CREATED_AT = "created_at"
+CREATED_AT = F.CREATED_AT
 UPDATED_AT = "updated_at"
 DELIVERED_AT = "delivered_at"
 

@@ -8,7 +8,6 @@ each job end's delivery with all its attempts, newest first. See README, "Webhoo
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -19,7 +18,7 @@ from common.webhooks.signing import new_secret
 from ingress.auth.current import CurrentUser
 from ingress.callbacks import checked_url
 from ingress.deps import RuntimeDep
-from ingress.listing import Page, PerPage
+from ingress.listing import Page, PerPage, owned_page
 from ingress.responses import error_responses
 from ingress.views import timestamp_or_none
 
@@ -111,15 +110,9 @@ async def list_deliveries(
     per_page: PerPage = 10,
     status: R.DeliveryStatus | None = None,
 ) -> DeliveryPage:
-    query: dict[str, Any] = {R.USER_ID: user.id}
-    if status is not None:
-        query[R.STATUS] = status
-    collection = runtime.store.webhook_deliveries
-    total, docs = await asyncio.gather(
-        collection.count_documents(query),
-        collection.find(query).sort([(R.CREATED_AT, -1), (R.ID, -1)])
-        .skip((page - 1) * per_page).limit(per_page).to_list(),
-    )
+    # The records use the jobs' field names (user_id, status, created_at): one paging rule.
+    total, docs = await owned_page(runtime.store.webhook_deliveries, user, status, page,
+                                   per_page)
     return DeliveryPage(total=total, page=page, per_page=per_page,
                         deliveries=[Delivery(**R.public_delivery(d, timestamp_or_none))
                                     for d in docs])
