@@ -18,13 +18,14 @@ from pipeline.decode.stage import STAGE as DECODE
 from pipeline.encode.stage import STAGE as ENCODE
 from pipeline.runner import start_stages, stop_stages
 from pipeline.upscale.stage import STAGE as UPSCALE
+from pipeline.webhooks.stage import STAGE as WEBHOOKS
 
 
 async def main(settings: Settings) -> None:
     jwt_secret = resolve_jwt_secret(settings, embedded=True)
     stop = shutdown_event()
     async with open_runtime(settings, embedded=True) as runtime:
-        workers = await start_stages(runtime, [DECODE, UPSCALE, ENCODE])
+        workers = await start_stages(runtime, [DECODE, UPSCALE, ENCODE, WEBHOOKS])
         try:
             await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)
         finally:

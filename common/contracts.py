@@ -131,8 +131,35 @@ class VideoAssemble(Message):
         return f"video:{self.video_id}:assemble"
 
 
+JobKind = Literal["image", "video"]
+# The statuses a job ends in (common.jobs.status): images completed | failed, videos
+# completed | error.
+FinalStatus = Literal["completed", "failed", "error"]
+
+
+class WebhookRequested(Message):
+    """Upscale / encode → webhooks: a job with a ``callback_url`` ended; deliver its final
+    state. ``attempt`` 1 comes from the stage that ended the job; the webhooks stage
+    publishes the next attempt itself, delayed by the retry schedule (``publish_later``)."""
+
+    queue: ClassVar[str] = "webhooks"
+    type: Literal["webhook.requested"] = "webhook.requested"
+    kind: JobKind
+    job_id: ObjectIdStr
+    status: FinalStatus
+    attempt: Annotated[int, Field(ge=1)] = 1
+
+    def key(self) -> str:
+        return f"webhook:{self.kind}:{self.job_id}:{self.status}:{self.attempt}"
+
+
 AnyMessage = Annotated[
-    ImageJobSubmitted | VideoSubmitted | ChunkReady | ChunkUpscaled | VideoAssemble,
+    ImageJobSubmitted
+    | VideoSubmitted
+    | ChunkReady
+    | ChunkUpscaled
+    | VideoAssemble
+    | WebhookRequested,
     Field(discriminator="type"),
 ]
 MESSAGE_TYPES: tuple[type[Message], ...] = (
@@ -141,6 +168,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     ChunkReady,
     ChunkUpscaled,
     VideoAssemble,
+    WebhookRequested,
 )
 _ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(AnyMessage)
 

@@ -11,15 +11,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from common.errors import ConfigError, ServiceUnavailable
+from common.logs import configure
 from common.settings import Settings, load_settings
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, fmt: str = "text") -> None:
+    configure(level, fmt)
     quiet_driver_payloads()
 
 
@@ -51,7 +48,7 @@ def run_main(
     parser.parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         asyncio.run(main(settings))
     except (ConfigError, ServiceUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

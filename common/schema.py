@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from common.bus.topology import QueueSpec, Topology, topology
+from common.bus.topology import QueueSpec, Topology, delay_queue, topology
 from common.contracts import MESSAGE_TYPES, AnyMessage
 from common.settings import Settings
 from common.version import VERSION
@@ -38,14 +38,23 @@ def json_schema() -> dict[str, Any]:
 
 def _channel(queue: QueueSpec, topo: Topology) -> dict[str, Any]:
     carried = [m for m in MESSAGE_TYPES if m.queue == queue.logical]
-    dead = queue.dead_letter_queue is None
-    description = (
-        f"Dead letters of `{queue.logical}`: messages that failed {topo.delivery_limit} "
-        "deliveries or were rejected as permanent failures. They stay here for inspection."
-        if dead
-        else f"Work queue of the `{queue.logical}` stage. Publish to exchange `{queue.exchange}` "
-        f"with routing key `{queue.routing_key}`, persistent, with a `message_id`."
-    )
+    if queue.delay_ms is not None:
+        target = queue.arguments["x-dead-letter-routing-key"]
+        description = (
+            f"Delay queue of `{queue.logical}` (no consumers): a message published here waits "
+            f"{queue.delay_ms} ms, then expires into `{target}`."
+            " The webhooks stage schedules its retries this way (WEBHOOK_RETRY_DELAYS)."
+        )
+    elif queue.dead_letter_queue is None:
+        description = (
+            f"Dead letters of `{queue.logical}`: messages that failed {topo.delivery_limit} "
+            "deliveries or were rejected as permanent failures. They stay here for inspection."
+        )
+    else:
+        description = (
+            f"Work queue of the `{queue.logical}` stage. Publish to exchange `{queue.exchange}` "
+            f"with routing key `{queue.routing_key}`, persistent, with a `message_id`."
+        )
     return {
         "address": queue.name,
         "description": description,
@@ -71,10 +80,12 @@ def asyncapi() -> dict[str, Any]:
     # Documented with the defaults, not this machine's .env, so the file is reproducible.
     fields = Settings.model_fields
     topo = topology(fields["bus_namespace"].default, fields["bus_delivery_limit"].default)
-    channels = {q.name.replace(".", "_"): _channel(q, topo) for q in topo.queues}
+    delays = sorted(set(fields["webhook_retry_delays"].default))
+    waiting = [delay_queue(topo.namespace, "webhooks", seconds) for seconds in delays]
+    channels = {q.name.replace(".", "_"): _channel(q, topo) for q in (*topo.queues, *waiting)}
     operations: dict[str, Any] = {}
     for q in topo.queues:
-        if q.dead_letter_queue is None:
+        if q.dead_letter_queue is None:  # dead-letter queues; delay queues are not listed here
             continue
         key = q.name.replace(".", "_")
         operations[f"publish_{q.logical}"] = {

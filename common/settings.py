@@ -6,18 +6,33 @@ design adds has a default that works for the embedded run.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote_plus
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from common.errors import ConfigError
 from common.sizing import MAX_SCALE, MIN_SCALE
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"30"``, ``"30s"``, ``"2m"``, ``"1h"`` or ``"500ms"``."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 2m, 1h)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive: {text!r}")
+    return seconds
 X264Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 ]
@@ -102,7 +117,53 @@ class Settings(BaseSettings):
     video_crf: int = Field(18, ge=0, le=51)
     video_preset: X264Preset = "medium"
 
+    # Webhooks: the wait before each retry of a failed delivery ("10s,30s,2m,...": s, m or h;
+    # the default spans about a day), the timeout of one attempt, and the networks a
+    # callback_url may reach besides public addresses (CIDRs, e.g. "127.0.0.0/8" for a
+    # receiver on the same host; loopback, private and link-local are refused otherwise).
+    webhook_retry_delays: Annotated[tuple[float, ...], NoDecode] = (
+        10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_allow_networks: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Progress events (SSE): how often a stream reads its job's document.
+    events_poll_seconds: float = Field(0.5, gt=0, le=10)
+
+    # Prometheus: /metrics wants "Authorization: Bearer <METRICS_TOKEN>" when set; a stage
+    # process serves its own metrics on METRICS_PORT (0: none; the API serves /metrics on
+    # API_PORT).
+    metrics_token: str = ""
+    metrics_port: int = Field(0, ge=0, le=65535)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "text" for people, "json" for log collectors: one object per line.
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("webhook_retry_delays", mode="before")
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(parse_duration(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_allow_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _valid_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("use_gpu", "api_debug", mode="before")
     @classmethod

@@ -14,8 +14,9 @@ from common.runtime import Runtime
 from common.version import VERSION
 from ingress.auth.tokens import TokenIssuer
 from ingress.errors import install_error_handlers
+from ingress.events.watcher import JobWatcher
 from ingress.limits import BodySizeLimit
-from ingress.routes import auth, images, models, system, videos, web
+from ingress.routes import auth, events, images, metrics, models, system, videos, web, webhooks
 
 
 def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
@@ -32,6 +33,9 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
         audience=settings.jwt_audience,
         access_lifetime=timedelta(minutes=settings.jwt_access_token_expire_minutes),
     )
+    poll = settings.events_poll_seconds
+    app.state.events = events.EventStreams(JobWatcher(runtime.store.images, poll),
+                                           JobWatcher(runtime.store.videos, poll))
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_bytes)
     app.include_router(auth.router)
@@ -40,4 +44,7 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
     app.include_router(images.router)
     app.include_router(videos.router)
     app.include_router(web.router)
+    app.include_router(webhooks.router)
+    app.include_router(events.router)
+    app.include_router(metrics.router)
     return app

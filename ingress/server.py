@@ -18,6 +18,9 @@ async def serve_until(app: FastAPI, settings: Settings, stop: asyncio.Event) -> 
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # uvicorn's loggers write through the process's root handler (common.logs), so its
+        # lines follow LOG_FORMAT like every other.
+        log_config=None,
         lifespan="off",
         # Big base64 bodies are normal here; the body-size middleware enforces the real cap.
         h11_max_incomplete_event_size=1024 * 1024,
@@ -27,6 +30,9 @@ async def serve_until(app: FastAPI, settings: Settings, stop: asyncio.Event) -> 
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     stopping = asyncio.create_task(stop.wait(), name="stop-signal")
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    # Event streams never end on their own while a job runs; ending them now lets the
+    # graceful shutdown finish (their clients reconnect to another replica).
+    app.state.events.close()
     server.should_exit = True
     await serving
     if not server.started and not stop.is_set():

@@ -16,16 +16,26 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from common.errors import InvalidInput, UnsupportedFormat
 
 Model = TypeVar("Model", bound=BaseModel)
+# Where to POST the job once it ends (checked against SSRF at submission: ingress.webhooks);
+# empty means none.
+CallbackUrl = Annotated[str | None, Field(max_length=2048)]
+CALLBACK_URL_FIELD: dict[str, Any] = {
+    "type": "string",
+    "format": "uri",
+    "maxLength": 2048,
+    "description": "URL http(s) pública a la que se envía el trabajo firmado cuando termina "
+    "(por defecto, la de PUT /api/webhooks)",
+}
 _DATA_URL = re.compile(r"^data:[^,;]*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 

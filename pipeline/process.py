@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from common.metrics.exposition import stage_metrics
 from common.process import run_main, shutdown_event
 from common.runtime import open_runtime
 from common.settings import Settings
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 def run_stage_process(stage: Stage, argv: list[str] | None = None) -> int:
     async def main(settings: Settings) -> None:
         stop = shutdown_event()
-        async with open_runtime(settings, embedded=False) as runtime:
+        async with stage_metrics(settings), open_runtime(settings, embedded=False) as runtime:
             workers = await start_stages(runtime, [stage])
             await stop.wait()
             log.info("stage %s shutting down", stage.name)

@@ -25,6 +25,8 @@ from common.bus.port import Delivery
 from common.contracts import Message, decode
 from common.errors import PermanentFailure
 from common.heartbeat import Heartbeat, WorkerInfo
+from common.logs import log_context
+from common.metrics import STAGE_MESSAGES, STAGE_SECONDS
 from common.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,16 @@ _DELIVERY: ContextVar[Delivery] = ContextVar("delivery")
 def current_delivery() -> Delivery:
     """The delivery the running handler was called for (its attempt number, headers)."""
     return _DELIVERY.get()
+
+
+def job_fields(message: Message) -> dict[str, Any]:
+    """The log context of a message: its job's id and kind, and its chunk when it has one."""
+    kind = getattr(message, "kind", None)
+    for field in ("image_id", "video_id", "job_id"):
+        if (job_id := getattr(message, field, None)) is not None:
+            kind = kind or field.removesuffix("_id")
+            return {"job_id": job_id, "kind": kind, "chunk": getattr(message, "chunk_index", None)}
+    return {}
 
 
 def the_runtime(runtime: Runtime) -> Runtime:
@@ -103,6 +115,11 @@ class StageWorker:
 
     async def handle(self, delivery: Delivery) -> None:
         message = decode(delivery.body)
+        # Every line logged while handling it says which job, stage and chunk it is about.
+        with log_context(**job_fields(message), stage=self.stage.name):
+            await self._handle(delivery, message)
+
+    async def _handle(self, delivery: Delivery, message: Message) -> None:
         handler = self.stage.handlers.get(type(message))
         if handler is None:
             raise PermanentFailure(f"stage {self.stage.name!r} has no handler for {message.type}")
@@ -116,15 +133,18 @@ class StageWorker:
             # Not a PermanentFailure: the bus dead-letters it as "delivery_limit", with its count.
             raise GaveUp(reason)
         started = time.perf_counter()
+        labels = (self.stage.name, message.type)
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
         token = _DELIVERY.set(delivery)  # the handler's task copies the context at creation
         try:
             await asyncio.wait_for(handler(self.context, message), self.stage.message_timeout)
         except PermanentFailure as exc:
+            STAGE_MESSAGES.labels(*labels, "rejected").inc()
             await self._give_up(message, str(exc))
             raise
         except Exception as exc:
+            STAGE_MESSAGES.labels(*labels, "retry").inc()
             if delivery.attempt >= last:
                 reason = str(exc) or type(exc).__name__
                 # Hooks are idempotent: the kept-back delivery that follows calls it again.
@@ -134,6 +154,8 @@ class StageWorker:
             raise
         finally:
             _DELIVERY.reset(token)
+        STAGE_MESSAGES.labels(*labels, "ok").inc()
+        STAGE_SECONDS.labels(*labels).observe(time.perf_counter() - started)
         log.info(
             "%s %s done in %.0f ms",
             self.stage.name,

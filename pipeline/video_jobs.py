@@ -25,9 +25,11 @@ from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.chunks import blob_field, chunk_filter
 from common.jobs.cleanup import remove_video_temporaries
 from common.jobs.status import VIDEO_ACTIVE, VideoStatus
+from common.metrics import job_ended
 from common.runtime import Runtime
 from common.store.client import Store
 from common.store.jobs import transition
+from common.webhooks.notify import notify_finished
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,10 @@ async def fail_video(runtime: Runtime, video_id: ObjectId, reason: str) -> None:
                              {F.ERROR_MESSAGE: reason[:1000]})
     if moved:
         log.warning("video %s failed: %s", video_id, reason)
+        doc = await runtime.store.videos.find_one({F.ID: video_id},
+                                                  {F.MODEL_TYPE: 1, F.CREATED_AT: 1}) or {}
+        job_ended("video", str(doc.get(F.MODEL_TYPE)), VideoStatus.ERROR, doc.get(F.CREATED_AT))
+    await notify_finished(runtime, "video", video_id)  # again on a repeat: see notify
     await remove_video_temporaries(runtime.store, video_id)
 
 

@@ -30,7 +30,7 @@ from tests.test_entrypoints import ENTRY_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE, GPU, WORKER = "docker-compose.yml", "docker-compose.gpu.yml", "docker-compose.worker.yml"
-APP_SERVICES = {"api", "decode", "upscale", "encode"}
+APP_SERVICES = {"api", "decode", "upscale", "encode", "webhooks"}
 REQUIRED_SERVICES = {"mongodb", "rabbitmq", "models-init", *APP_SERVICES}
 GPU_SERVICES = {"api", "upscale"}  # the api too: the manual's GPU checks run in its container
 SECRET = "k" * 40
@@ -116,7 +116,7 @@ def test_only_the_api_is_given_the_token_key() -> None:
         assert services[name]["environment"]["JWT_SECRET_KEY"] == "", name
     remote = _merged((BASE, GPU, WORKER), **REMOTE)
     assert {remote[name]["environment"]["JWT_SECRET_KEY"]
-            for name in ("decode", "upscale", "encode")} == {""}
+            for name in ("decode", "upscale", "encode", "webhooks")} == {""}
 
 
 def test_worker_override_points_the_stages_at_the_main_host() -> None:
@@ -125,7 +125,7 @@ def test_worker_override_points_the_stages_at_the_main_host() -> None:
     assert done.returncode != 0
     assert "set MONGO_URL in .env" in done.stderr or "set AMQP_URL in .env" in done.stderr
     remote = _merged(files, **REMOTE)
-    for name in ("decode", "upscale", "encode"):
+    for name in ("decode", "upscale", "encode", "webhooks"):
         environment = remote[name]["environment"]
         assert {k: environment[k] for k in REMOTE} == REMOTE, name
     assert _gpu_devices(remote["upscale"])

@@ -16,6 +16,7 @@ ENTRY_POINTS = [
     [sys.executable, "-m", "pipeline.decode"],
     [sys.executable, "-m", "pipeline.upscale"],
     [sys.executable, "-m", "pipeline.encode"],
+    [sys.executable, "-m", "pipeline.webhooks"],
     [sys.executable, "-m", "pipeline.upscale.engine.weights"],  # compose's models-init
 ]
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from common.bus.memory import MemoryBroker, MemoryBus
-from common.bus.port import DEATH_REASON_HEADER, Bus, Delivery, Handler
+from common.bus.port import DEATH_REASON_HEADER, Bus, Delivery, Handler, QueueDepth
 from common.bus.rabbitmq import RabbitBus
 from common.bus.topology import STAGE_QUEUES, Topology, queue_name, topology
 from common.settings import Settings
@@ -33,6 +33,7 @@ __all__ = [
     "Handler",
     "MemoryBroker",
     "MemoryBus",
+    "QueueDepth",
     "RabbitBus",
     "Topology",
     "create_bus",

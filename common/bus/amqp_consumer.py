@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
@@ -23,6 +23,15 @@ log = logging.getLogger(__name__)
 _CHANNEL_GONE = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
 
 
+def _last_death_reason(raw: Mapping[str, object]) -> str:
+    """Why the message was dead-lettered last. ``x-death`` lists deaths newest first; the
+    first death may be an earlier one (a delay queue's TTL expiry, see ``publish_later``)."""
+    deaths = raw.get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], Mapping):
+        return str(deaths[0].get("reason", "rejected"))
+    return str(raw.get("x-first-death-reason", "rejected"))
+
+
 def to_delivery(
     logical: str, message: AbstractIncomingMessage, *, dead_limit: int | None = None
 ) -> Delivery:
@@ -33,7 +42,7 @@ def to_delivery(
         # A quorum queue omits the count on a first delivery and says 0 on a first basic.get.
         attempt = int(str(raw.get("x-delivery-count", 0))) + 1
     else:
-        reason = str(raw.get("x-first-death-reason", "rejected"))
+        reason = _last_death_reason(raw)
         headers[DEATH_REASON_HEADER] = reason
         # A rejected message's count is not kept by the broker: the port says report 1.
         attempt = dead_limit if reason == "delivery_limit" else 1

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from common.bus.port import DEATH_REASON_HEADER, Delivery, Handler, visible_headers
+from common.bus.port import DEATH_REASON_HEADER, Delivery, Handler, QueueDepth, visible_headers
 from common.bus.topology import broker_delivery_limit, queue_name
 from common.errors import ConfigError, PermanentFailure, PublishError, ServiceUnavailable
 
@@ -93,6 +93,8 @@ class MemoryBus:
         self._close_timeout = close_timeout
         self._workers: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
+        # Messages published for later: a timer each, like a TTL queue's wait.
+        self._timers: set[asyncio.TimerHandle] = set()
         self._closed = False
 
     async def start(self) -> None:
@@ -101,6 +103,9 @@ class MemoryBus:
 
     async def close(self) -> None:
         self._closed = True
+        for timer in self._timers:  # nothing survives the process: the price of no services
+            timer.cancel()
+        self._timers.clear()
         idle = self._workers - self._busy
         for task in idle:
             task.cancel()
@@ -126,6 +131,29 @@ class MemoryBus:
             raise PublishError("the bus is closed")
         self._queue(queue).put(_Message(bytes(body), message_id, dict(headers or {})))
 
+    async def publish_later(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        delay: float,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if self._closed:
+            raise PublishError("the bus is closed")
+        if delay < 0.001:
+            raise ConfigError(f"a delay must be at least 1 ms, got {delay!r} s")
+        message = _Message(bytes(body), message_id, dict(headers or {}))
+        state = self._queue(queue)
+
+        def arrive() -> None:
+            self._timers.discard(timer)
+            state.put(message)
+
+        timer = asyncio.get_running_loop().call_later(delay, arrive)
+        self._timers.add(timer)
+
     async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
         if concurrency < 1:
             raise ConfigError(f"consumer concurrency must be at least 1, got {concurrency}")
@@ -146,6 +174,10 @@ class MemoryBus:
 
     async def healthy(self) -> bool:
         return not self._closed
+
+    async def depths(self, queue: str) -> QueueDepth:
+        state = self._queue(queue)
+        return QueueDepth(ready=len(state.ready), dead=len(state.dead))
 
     def _queue(self, logical: str) -> _Queue:
         return self.broker.queue(queue_name(self.namespace, logical))

@@ -13,7 +13,10 @@ Semantics shared by every adapter (and checked by one contract suite run against
 * a delivery counts whether the handler failed or its consumer went away: a message still in a
   handler when its bus closes (or its connection drops) goes back to the queue with its
   attempt spent, and is dead-lettered if that was its last one;
-* header names starting with ``x-`` are the broker's: adapters drop them from deliveries.
+* header names starting with ``x-`` are the broker's: adapters drop them from deliveries;
+* ``publish_later`` hands the broker a message it keeps for ``delay`` seconds before putting it
+  on the queue (RabbitMQ: a per-delay queue with a TTL that dead-letters into the work queue;
+  in memory: a timer), so a retry schedule survives the publishing process.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ class Delivery:
 
 
 DEATH_REASON_HEADER = "x-death-reason"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    ready: int
+    dead: int
 
 
 def visible_headers(raw: Mapping[str, object] | None) -> dict[str, str]:
@@ -71,6 +80,18 @@ class Bus(Protocol):
     ) -> None:
         """Enqueue ``body`` on ``queue``; raise ``PublishError`` unless confirmed."""
 
+    async def publish_later(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        delay: float,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Enqueue ``body`` on ``queue`` once ``delay`` seconds have passed; the broker holds
+        it meanwhile. Raise ``PublishError`` unless confirmed."""
+
     async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
         """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time."""
 
@@ -82,3 +103,6 @@ class Bus(Protocol):
 
     async def healthy(self) -> bool:
         """Whether the broker is reachable right now."""
+
+    async def depths(self, queue: str) -> QueueDepth:
+        """How many messages wait in ``queue`` and in its dead-letter queue (metrics)."""

@@ -35,8 +35,8 @@ from tenacity import (
 )
 
 from common.bus.amqp_consumer import Consumer, to_delivery
-from common.bus.port import Delivery, Handler
-from common.bus.topology import QueueSpec, queue_pair, topology, work_exchange
+from common.bus.port import Delivery, Handler, QueueDepth
+from common.bus.topology import QueueSpec, delay_queue, queue_pair, topology, work_exchange
 from common.errors import ConfigError, PublishError, ServiceUnavailable
 from common.urls import redact_url
 
@@ -91,6 +91,7 @@ class RabbitBus:
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractRobustExchange | None = None
         self._declared: dict[str, tuple[QueueSpec, QueueSpec]] = {}
+        self._delays: dict[str, QueueSpec] = {}
         self._consumers: list[Consumer] = []
         self._lock = asyncio.Lock()
         self._closed = False
@@ -163,12 +164,33 @@ class RabbitBus:
         message_id: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if self._closed:
-            raise PublishError("the bus is closed")
         try:
             work, _ = await self._queue(queue)
         except ServiceUnavailable as exc:
             raise PublishError(str(exc)) from exc
+        await self._publish(work, body, message_id, headers)
+
+    async def publish_later(
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        delay: float,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            await self._queue(queue)
+            waiting = await self._delay_queue(queue, delay)
+        except ServiceUnavailable as exc:
+            raise PublishError(str(exc)) from exc
+        await self._publish(waiting, body, message_id, headers)
+
+    async def _publish(
+        self, target: QueueSpec, body: bytes, message_id: str, headers: Mapping[str, str] | None
+    ) -> None:
+        if self._closed:
+            raise PublishError("the bus is closed")
         assert self._exchange is not None
         message = aio_pika.Message(
             body,
@@ -192,12 +214,12 @@ class RabbitBus:
                         # duplicate it, which at-least-once delivery allows.
                         async with asyncio.timeout(_CONFIRM_TIMEOUT):
                             await self._exchange.publish(
-                                message, routing_key=work.routing_key, mandatory=True
+                                message, routing_key=target.routing_key, mandatory=True
                             )
         except aiormq.exceptions.PublishError as exc:
-            raise PublishError(f"{work.name} is unroutable: {exc}") from exc
+            raise PublishError(f"{target.name} is unroutable: {exc}") from exc
         except (*_TRANSIENT, aiormq.exceptions.DeliveryError) as exc:
-            raise PublishError(f"{work.name} did not confirm {message_id}: {exc!r}") from exc
+            raise PublishError(f"{target.name} did not confirm {message_id}: {exc!r}") from exc
 
     async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
         if concurrency < 1:
@@ -255,6 +277,32 @@ class RabbitBus:
             return False
         return True
 
+    async def depths(self, queue: str) -> QueueDepth:
+        work, dead = await self._queue(queue)
+        assert self._connection is not None
+        # Passive declarations on a channel of their own: a missing queue closes the channel.
+        channel = await self._connection.channel()
+        try:
+            counts = []
+            for spec in (work, dead):
+                declared = await channel.declare_queue(spec.name, passive=True)
+                counts.append(declared.declaration_result.message_count or 0)
+        finally:
+            await channel.close()
+        return QueueDepth(ready=counts[0], dead=counts[1])
+
+    async def _delay_queue(self, logical: str, delay: float) -> QueueSpec:
+        """The delay queue of ``logical`` for ``delay`` s, declared on first use; the robust
+        channel re-declares it after a reconnect like every other queue."""
+        spec = delay_queue(self.namespace, logical, delay)
+        if spec.name not in self._delays:
+            async with self._lock:
+                if spec.name not in self._delays:
+                    assert self._channel is not None
+                    await self._declare_one(self._channel, spec)
+                    self._delays[spec.name] = spec
+        return self._delays[spec.name]
+
     async def _queue(self, logical: str) -> tuple[QueueSpec, QueueSpec]:
         """The specs of a logical queue, declaring it on first use (non-stage queues)."""
         await self.start()
@@ -267,19 +315,25 @@ class RabbitBus:
                     self._declared[logical] = pair
         return self._declared[logical]
 
-    @staticmethod
-    async def _declare(channel: AbstractRobustChannel, work: QueueSpec, dead: QueueSpec) -> None:
+    @classmethod
+    async def _declare(
+        cls, channel: AbstractRobustChannel, work: QueueSpec, dead: QueueSpec
+    ) -> None:
         for spec in (dead, work):
-            try:
-                amqp_queue = await channel.declare_queue(
-                    spec.name, durable=spec.durable, arguments=dict(spec.arguments)
-                )
-            except aiormq.exceptions.ChannelPreconditionFailed as exc:
-                # Queue arguments are immutable: a changed BUS_DELIVERY_LIMIT meets the
-                # queue declared with the old one. Only an operator can resolve that.
-                raise ConfigError(
-                    f"queue {spec.name} exists with other arguments than {dict(spec.arguments)}"
-                    " (BUS_DELIVERY_LIMIT changed?): drain and delete it, or restore the old"
-                    f" setting. Broker said: {exc}"
-                ) from exc
-            await amqp_queue.bind(spec.exchange, spec.routing_key)
+            await cls._declare_one(channel, spec)
+
+    @staticmethod
+    async def _declare_one(channel: AbstractRobustChannel, spec: QueueSpec) -> None:
+        try:
+            amqp_queue = await channel.declare_queue(
+                spec.name, durable=spec.durable, arguments=dict(spec.arguments)
+            )
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            # Queue arguments are immutable: a changed BUS_DELIVERY_LIMIT meets the
+            # queue declared with the old one. Only an operator can resolve that.
+            raise ConfigError(
+                f"queue {spec.name} exists with other arguments than {dict(spec.arguments)}"
+                " (BUS_DELIVERY_LIMIT changed?): drain and delete it, or restore the old"
+                f" setting. Broker said: {exc}"
+            ) from exc
+        await amqp_queue.bind(spec.exchange, spec.routing_key)

@@ -8,7 +8,11 @@ Naming (``ns`` is ``settings.bus_namespace``, ``q`` a logical queue such as ``"u
 * ``ns.work``         durable direct exchange every message is published to, routing key = queue;
 * ``ns.dead-letter``  durable direct exchange queues dead-letter to;
 * ``ns.q``            durable quorum queue bound to ``ns.work`` with key ``ns.q``;
-* ``ns.q.dead``       durable *classic* queue bound to ``ns.dead-letter`` with key ``ns.q.dead``.
+* ``ns.q.dead``       durable *classic* queue bound to ``ns.dead-letter`` with key ``ns.q.dead``;
+* ``ns.q.delay-30s``  durable classic queue without consumers, bound to ``ns.work`` with its own
+                      name as key: its messages expire after the queue's fixed TTL and are
+                      dead-lettered into ``ns.q`` (``publish_later``; one queue per delay, so
+                      messages expire in arrival order).
 
 Dead-letter queues are classic on purpose: peeking at them (get, then requeue) must not count
 as a delivery, and quorum queues count it (RabbitMQ 4 even applies a default delivery limit of
@@ -27,7 +31,7 @@ from types import MappingProxyType
 
 from common.errors import ConfigError
 
-STAGE_QUEUES: tuple[str, ...] = ("decode", "upscale", "encode")
+STAGE_QUEUES: tuple[str, ...] = ("decode", "upscale", "encode", "webhooks")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$")
 _DEAD_SUFFIX = ".dead"
@@ -49,8 +53,10 @@ class QueueSpec:
     routing_key: str
     arguments: Mapping[str, str | int] = field(default_factory=lambda: MappingProxyType({}))
     durable: bool = True
-    # The dead-letter queue's name for a work queue; None for a dead-letter queue itself.
+    # The dead-letter queue's name for a work queue; None for a dead-letter or delay queue.
     dead_letter_queue: str | None = None
+    # A delay queue's TTL; None for the others.
+    delay_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,38 @@ def queue_pair(namespace: str, logical: str, delivery_limit: int) -> tuple[Queue
         arguments=MappingProxyType({"x-queue-type": "classic"}),
     )
     return work, dead_letters
+
+
+def delay_label(delay_ms: int) -> str:
+    """``30s``, ``10m``, ``2h`` or ``1500ms``: the largest whole unit, for readable names."""
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if delay_ms % size == 0:
+            return f"{delay_ms // size}{unit}"
+    return f"{delay_ms}ms"
+
+
+def delay_queue(namespace: str, logical: str, delay_seconds: float) -> QueueSpec:
+    """The queue that holds messages for ``logical`` during ``delay_seconds``."""
+    delay_ms = round(delay_seconds * 1000)
+    if delay_ms < 1:
+        raise ConfigError(f"a delay must be at least 1 ms, got {delay_seconds!r} s")
+    target = queue_name(namespace, logical)
+    name = f"{target}.delay-{delay_label(delay_ms)}"
+    return QueueSpec(
+        name=name,
+        logical=logical,
+        exchange=work_exchange(namespace),
+        routing_key=name,
+        delay_ms=delay_ms,
+        arguments=MappingProxyType(
+            {
+                "x-queue-type": "classic",
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": work_exchange(namespace),
+                "x-dead-letter-routing-key": target,
+            }
+        ),
+    )
 
 
 def topology(namespace: str, delivery_limit: int, queues: Iterable[str] = STAGE_QUEUES) -> Topology:

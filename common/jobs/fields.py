@@ -29,6 +29,9 @@ CREATED_AT = "created_at"
 UPDATED_AT = "updated_at"
 STARTED_AT = "started_at"
 COMPLETED_AT = "completed_at"
+# Where the webhooks stage POSTs the job once it ends (the request's, else the user's default
+# at submission time); absent or None: no webhook.
+CALLBACK_URL = "callback_url"
 
 # Images only.
 ORIGINAL_FORMAT = "original_format"

@@ -159,6 +159,10 @@ class Store:
     def chunks(self) -> AsyncCollection[Doc]:
         return self.db["chunks"]
 
+    @property
+    def webhook_deliveries(self) -> AsyncCollection[Doc]:
+        return self.db["webhook_deliveries"]
+
 
 def _first_line(exc: BaseException) -> str:
     # Server-selection errors append a long topology description; the first line says it all.

@@ -12,6 +12,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+# How long a webhook delivery record (with its attempts) stays listable.
+DELIVERY_RECORD_DAYS = 30
+
 INDEXES: dict[str, list[IndexModel]] = {
     "users": [
         IndexModel([("username", ASCENDING)], name="username_unique", unique=True),
@@ -46,6 +49,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     "videos": [
         IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
         IndexModel([("user_id", ASCENDING), ("status", ASCENDING)], name="user_status"),
+    ],
+    # One record per job end (``_id`` is the delivery id); listed newest first per user and
+    # kept for DELIVERY_RECORD_DAYS.
+    "webhook_deliveries": [
+        IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_created"),
+        IndexModel([("created_at", ASCENDING)], name="created_at_ttl",
+                   expireAfterSeconds=DELIVERY_RECORD_DAYS * 86400),
     ],
     # A redelivered "chunk stored" message cannot create a second record for the same chunk.
     "chunks": [

@@ -14,35 +14,16 @@ from bson import ObjectId
 
 from common.jobs import fields as F
 from common.jobs.status import ImageStatus
+from common.jobs.views import IMAGE_BASE64_FIELDS, IMAGE_FIELDS, image_detail, image_summary
 from common.store.ids import utcnow
 from ingress.images.checks import CheckedImage
 from ingress.images.upload import ImageUpload
-from ingress.views import timestamp_or_none
 
-BASE64_FIELDS = ("original_base64", "enhanced_base64")
-# The manual's image object, in its order.
-FIELDS = (
-    "id",
-    "original_filename",
-    "original_width",
-    "original_height",
-    "enhanced_width",
-    "enhanced_height",
-    "model_type",
-    "scale",
-    "output_width",
-    "output_height",
-    "face_enhance",
-    "status",
-    "processing_time_ms",
-    "gpu_used",
-    "created_at",
-    "completed_at",
-    "original_base64",
-    "enhanced_base64",
-    "error_message",
-)
-_TIMESTAMPS = ("created_at", "completed_at")
+# The views live with the job objects the webhooks stage sends too (``common.jobs.views``).
+BASE64_FIELDS = IMAGE_BASE64_FIELDS
+FIELDS = IMAGE_FIELDS
+summary_view = image_summary
+detail_view = image_detail
 
 
 def original_filename(upload: ImageUpload, checked: CheckedImage) -> str:
@@ -85,25 +66,3 @@ def new_image_document(
         F.STARTED_AT: None,
         F.COMPLETED_AT: None,
     }
-
-
-def _value(doc: dict[str, Any], name: str) -> Any:
-    if name == "id":
-        return str(doc[F.ID])
-    value = doc.get(name)
-    return timestamp_or_none(value) if name in _TIMESTAMPS else value
-
-
-def summary_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """The list's object: every field of the manual's but the base64 payloads."""
-    return {name: _value(doc, name) for name in FIELDS if name not in BASE64_FIELDS}
-
-
-def detail_view(
-    doc: dict[str, Any], base64_fields: tuple[str | None, str | None] | None
-) -> dict[str, Any]:
-    """The full object; ``base64_fields`` = (original, enhanced), or None to leave them out."""
-    if base64_fields is None:
-        return summary_view(doc)
-    payloads = dict(zip(BASE64_FIELDS, base64_fields, strict=True))
-    return {name: payloads[name] if name in payloads else _value(doc, name) for name in FIELDS}

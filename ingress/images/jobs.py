@@ -22,8 +22,11 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.cleanup import purge_image
 from common.jobs.status import IMAGE_FINISHED, ImageStatus
+from common.logs import bind
+from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.callbacks import callback_for
 from ingress.downloads import blob_base64
 from ingress.images.checks import CheckedImage
 from ingress.images.documents import detail_view, new_image_document, original_filename
@@ -48,7 +51,9 @@ async def submit_image(
 ) -> dict[str, Any]:
     """Store and publish a checked upload; the new document (status ``pending``)."""
     store = runtime.store
+    callback = await callback_for(runtime, user.id, upload.callback_url)  # 400 before storing
     image_id = ObjectId()
+    bind(job_id=str(image_id), kind="image")  # every later line of this request names the job
     blob_id = await store.blobs.put(
         upload.data,
         filename=original_filename(upload, checked),
@@ -56,6 +61,7 @@ async def submit_image(
         metadata=image_blob(image_id, BlobKind.ORIGINAL),
     )
     doc = new_image_document(image_id, user.id, blob_id, upload, checked)
+    doc[F.CALLBACK_URL] = callback
 
     def message(job_id: ObjectId) -> ImageJobSubmitted:
         return ImageJobSubmitted(
@@ -72,6 +78,7 @@ async def submit_image(
 
     await submit_stored_job(store.blobs, store.images, runtime.bus, doc, message,
                             failed_status=ImageStatus.FAILED)
+    JOBS_SUBMITTED.labels("image", upload.model_type).inc()
     log.info(
         "image %s accepted: %s %dx%d, model %s x%d, output %dx%d %s",
         image_id,

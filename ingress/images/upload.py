@@ -20,7 +20,15 @@ from common.contracts import OutputFormat
 from common.errors import InvalidInput
 from common.models import DEFAULT_MODEL, ModelSpec, get_model
 from common.sizing import MAX_SCALE, MIN_SCALE
-from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
+from ingress.uploads import (
+    CallbackUrl,
+    base_name,
+    body_kind,
+    decode_base64,
+    form_parts,
+    validate,
+    validate_json,
+)
 
 INVALID_DATA = "Datos de imagen inválidos"
 FILE_FIELDS = ("file", "image")
@@ -42,6 +50,7 @@ class ImageOptions(BaseModel):
     output_height: Dimension = None
     face_enhance: bool = False
     output_format: OutputFormat = "png"
+    callback_url: CallbackUrl = None
 
     @field_validator("scale", "output_width", "output_height", mode="before")
     @classmethod
@@ -74,6 +83,7 @@ class ImageUpload:
     output_height: int | None
     face_enhance: bool
     output_format: OutputFormat
+    callback_url: str | None = None  # as given; checked at submission (``ingress.webhooks``)
 
 
 def clean_filename(raw: str | None) -> str | None:
@@ -95,6 +105,7 @@ def _upload(data: bytes, options: ImageOptions, spec: ModelSpec,
         output_height=options.output_height,
         face_enhance=options.face_enhance,
         output_format=options.output_format,
+        callback_url=options.callback_url,
     )
 
 

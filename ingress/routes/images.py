@@ -31,7 +31,7 @@ from ingress.images.jobs import NOT_FOUND, delete_image, full_view, submit_image
 from ingress.images.upload import read_upload
 from ingress.listing import Page, PerPage, owned_page
 from ingress.ownership import load_owned
-from ingress.uploads import enhance_body
+from ingress.uploads import CALLBACK_URL_FIELD, enhance_body
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -49,6 +49,7 @@ _OPTION_FIELDS: dict[str, Any] = {
     "output_width": {"type": "integer", "minimum": 1},
     "output_height": {"type": "integer", "minimum": 1},
     "face_enhance": {"type": "boolean", "default": False},
+    "callback_url": CALLBACK_URL_FIELD,
     "output_format": {"type": "string", "enum": list(OUTPUT_MEDIA), "default": "png"},
 }
 _ENHANCE_BODY = enhance_body("image_base64", _OPTION_FIELDS)

@@ -26,7 +26,7 @@ from ingress.deps import RuntimeDep
 from ingress.downloads import blob_base64, stream_blob
 from ingress.listing import Page, PerPage, owned_page
 from ingress.ownership import load_owned
-from ingress.uploads import enhance_body
+from ingress.uploads import CALLBACK_URL_FIELD, enhance_body
 from ingress.videos.documents import detail_view, submitted_view, summary_view
 from ingress.videos.jobs import NOT_FOUND, delete_video, submit_video
 from ingress.videos.upload import staged_video
@@ -42,6 +42,7 @@ _OPTION_FIELDS: dict[str, Any] = {
     "model_type": {"type": "string", "enum": list(MODEL_IDS), "default": DEFAULT_MODEL},
     "scale": {"type": "integer", "minimum": 1, "maximum": 4},
     "face_enhance": {"type": "boolean", "default": False},
+    "callback_url": CALLBACK_URL_FIELD,
 }
 _ENHANCE_BODY = enhance_body("video_base64", _OPTION_FIELDS, required=("filename",))
 # The stages' progress bookkeeping stays out of what the API reads.

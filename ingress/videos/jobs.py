@@ -23,9 +23,12 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.cleanup import purge_video
 from common.jobs.status import VideoStatus
+from common.logs import bind
 from common.media.probe import VideoLimits, probe_video
+from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.callbacks import callback_for
 from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
 from ingress.videos.upload import StagedVideo
@@ -49,10 +52,12 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
 
 async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) -> dict[str, Any]:
     """Probe, store and publish ``staged``; the new document (status ``pending``)."""
+    callback = await callback_for(runtime, user.id, staged.callback_url)  # 400 before probing
     limits = VideoLimits.from_settings(runtime.settings, scale=staged.scale)
     probe = await asyncio.to_thread(probe_video, staged.path, limits)
     store = runtime.store
     video_id = ObjectId()
+    bind(job_id=str(video_id), kind="video")  # every later line of this request names the job
     blob_id = await store.blobs.put(
         _file_chunks(staged.path),
         filename=staged.filename,
@@ -69,6 +74,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
         scale=staged.scale,
         face_enhance=staged.face_enhance,
     )
+    doc[F.CALLBACK_URL] = callback
 
     def message(job_id: ObjectId) -> VideoSubmitted:
         return VideoSubmitted(
@@ -82,6 +88,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
 
     await submit_stored_job(store.blobs, store.videos, runtime.bus, doc, message,
                             failed_status=VideoStatus.ERROR)
+    JOBS_SUBMITTED.labels("video", staged.model_type).inc()
     log.info(
         "video %s accepted: %d frames %dx%d at %s, model %s x%d",
         video_id,

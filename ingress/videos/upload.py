@@ -27,7 +27,15 @@ from starlette.datastructures import UploadFile
 from common.errors import InvalidInput
 from common.models import DEFAULT_MODEL, get_model
 from common.sizing import MAX_SCALE, MIN_SCALE
-from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
+from ingress.uploads import (
+    CallbackUrl,
+    base_name,
+    body_kind,
+    decode_base64,
+    form_parts,
+    validate,
+    validate_json,
+)
 
 FILE_FIELDS = ("file", "video")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
@@ -42,6 +50,7 @@ class VideoOptions(BaseModel):
     model_type: str = DEFAULT_MODEL
     scale: Annotated[int | None, Field(ge=MIN_SCALE, le=MAX_SCALE)] = None
     face_enhance: bool = False
+    callback_url: CallbackUrl = None
 
     @field_validator("scale", mode="before")
     @classmethod
@@ -64,6 +73,7 @@ class StagedVideo:
     model_type: str
     scale: int
     face_enhance: bool
+    callback_url: str | None = None  # as given; checked at submission (``ingress.webhooks``)
 
 
 def clean_filename(raw: str) -> tuple[str, str]:
@@ -109,7 +119,8 @@ async def _from_json(request: Request, path: Path, default_scale: int) -> Staged
     del body
     name, extension, model_type, scale = _resolve(data, default_scale)
     await asyncio.to_thread(_write_base64, data.video_base64, path)
-    return StagedVideo(path, name, extension, model_type, scale, data.face_enhance)
+    return StagedVideo(path, name, extension, model_type, scale, data.face_enhance,
+                       data.callback_url)
 
 
 def _write_base64(text: str, path: Path) -> None:
@@ -128,7 +139,8 @@ async def _from_multipart(request: Request, path: Path, default_scale: int) -> S
         size = await asyncio.to_thread(_copy_upload, upload, path)
         if size == 0:
             raise InvalidInput("El archivo de video está vacío")
-        return StagedVideo(path, name, extension, model_type, scale, options.face_enhance)
+        return StagedVideo(path, name, extension, model_type, scale, options.face_enhance,
+                           options.callback_url)
 
 
 def _copy_upload(upload: UploadFile, path: Path) -> int:

@@ -25,9 +25,11 @@ from common.jobs.cleanup import remove_video_temporaries
 from common.jobs.status import VideoStatus
 from common.media.containers import sniff_container
 from common.messaging import publish
+from common.metrics import job_ended
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.store.jobs import add_progress_once_returning, transition
+from common.webhooks.notify import notify_finished
 from pipeline.encode.assemble import assemble
 from pipeline.encode.h264 import encode_chunk
 from pipeline.video_jobs import (
@@ -91,6 +93,8 @@ async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
     video_id = video_oid(msg.video_id)
     video = await load_active_video(runtime, video_id)
     if video is None:
+        # Ended already: maybe a delivery that died before asking for the webhook.
+        await notify_finished(runtime, "video", video_id)
         return
     records = [r async for r in store.chunks.find(C.chunk_filter(video_id)).sort(C.INDEX, 1)]
     if len(records) != msg.chunk_count or any(not r.get(ENCODED) for r in records):
@@ -123,7 +127,10 @@ async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
         F.COMPLETED_AT: completed_at,
         F.DROPPED_STREAMS: info["dropped"],
     })
-    if not moved:  # a concurrent assembler won, or the job was cancelled or failed meanwhile
+    if moved:
+        job_ended("video", str(video.get(F.MODEL_TYPE)), VideoStatus.COMPLETED, created_at)
+        await notify_finished(runtime, "video", video_id)
+    else:  # a concurrent assembler won, or the job was cancelled or failed meanwhile
         current = await store.videos.find_one({F.ID: video_id}, {F.ENHANCED_BLOB: 1})
         if current is None or current.get(F.ENHANCED_BLOB) != blob_id:
             await store.blobs.delete(blob_id)

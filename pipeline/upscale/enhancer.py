@@ -51,4 +51,7 @@ class UpscaleContext:
 
     @classmethod
     def open(cls, runtime: Runtime) -> UpscaleContext:
+        from pipeline.upscale.gpu_metrics import register_gpu_metrics
+
+        register_gpu_metrics()
         return cls(runtime, LazyEnhancer(runtime.settings))

@@ -11,6 +11,7 @@ removes the document first, then its blobs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import time
@@ -23,8 +24,10 @@ from common.errors import EnhancerError, PermanentFailure, ServiceUnavailable
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.status import IMAGE_ACTIVE, ImageStatus
+from common.metrics import job_ended
 from common.store.ids import utcnow
 from common.store.jobs import transition
+from common.webhooks.notify import notify_finished
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
@@ -55,12 +58,16 @@ async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str) -> bool:
     settled, or deleted). Idempotent: the runner's give-up hook may call it again."""
     moved = await transition(runtime.store.images, image_id, IMAGE_ACTIVE, ImageStatus.FAILED,
                              {F.ERROR_MESSAGE: FAILURE_PREFIX + short_reason(reason)})
-    if moved:
-        log.warning("image %s failed: %s", image_id, reason)
     # A killed attempt may have stored a result it never recorded; a failed or deleted job
     # keeps none. A job a twin delivery completed keeps the result it recorded (no later
     # commit can succeed once the job is settled, so nothing else can need a stored blob).
-    doc = await runtime.store.images.find_one({F.ID: image_id}, {F.ENHANCED_BLOB: 1})
+    doc = await runtime.store.images.find_one(
+        {F.ID: image_id}, {F.ENHANCED_BLOB: 1, F.MODEL_TYPE: 1, F.CREATED_AT: 1})
+    if moved:
+        log.warning("image %s failed: %s", image_id, reason)
+        job_ended("image", str((doc or {}).get(F.MODEL_TYPE)), ImageStatus.FAILED,
+                  (doc or {}).get(F.CREATED_AT))
+    await notify_finished(runtime, "image", image_id)  # again on a repeat: see notify
     await _remove_results(runtime, image_id, keep=(doc or {}).get(F.ENHANCED_BLOB))
     return moved
 
@@ -75,15 +82,20 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
         await _remove_results(runtime, image_id)
         return
     if doc.get(F.STATUS) not in IMAGE_ACTIVE:
-        return  # completed or failed: a late duplicate
+        # Completed or failed: a late duplicate, maybe of a delivery that died before
+        # asking for the webhook.
+        await notify_finished(runtime, "image", image_id)
+        return
     started = time.perf_counter()
     # A redelivery finds the job processing (an earlier attempt died or is still running).
     await transition(store.images, image_id, [ImageStatus.PENDING], ImageStatus.PROCESSING,
                      {F.STARTED_AT: utcnow()})
     try:
         original = await store.blobs.get(doc.get(F.ORIGINAL_BLOB) or msg.original_blob)
+        # The engine thread logs with this job's context too (executors do not copy it).
         result = await asyncio.get_running_loop().run_in_executor(
-            engine.executor, functools.partial(_enhance, engine, original, msg))
+            engine.executor, contextvars.copy_context().run,
+            functools.partial(_enhance, engine, original, msg))
     except ServiceUnavailable:
         raise  # the database or broker is away: the bus retries later
     except EnhancerError as exc:
@@ -91,7 +103,9 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
         if await fail_image(runtime, image_id, str(exc)):
             raise PermanentFailure(str(exc)) from exc
         return  # deleted or settled meanwhile: nothing to report to anyone
-    await _commit(runtime, image_id, msg, result, started)
+    if await _commit(runtime, image_id, msg, result, started):
+        job_ended("image", msg.model_type, ImageStatus.COMPLETED, doc.get(F.CREATED_AT))
+        await notify_finished(runtime, "image", image_id)
 
 
 def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted) -> EnhanceResult:
@@ -104,8 +118,9 @@ def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted) -> E
 
 
 async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
-                  result: EnhanceResult, started: float) -> None:
-    """Store the result and record it in one guarded update; clean up whichever side lost."""
+                  result: EnhanceResult, started: float) -> bool:
+    """Store the result and record it in one guarded update; clean up whichever side lost.
+    True when this delivery's result is the job's."""
     store = runtime.store
     content_type, extension = OUTPUT_MEDIA[result.format]
     blob_id = await store.blobs.put(
@@ -126,8 +141,9 @@ async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
         log.info("image %s was deleted or completed by another delivery; result dropped",
                  image_id)
         await store.blobs.delete(blob_id)
-        return
+        return False
     leftovers = await _remove_results(runtime, image_id, keep=blob_id)
     log.info("image %s enhanced to %dx%d in %d ms (engine %d ms)%s", image_id,
              result.width, result.height, elapsed_ms, result.elapsed_ms,
              f"; {leftovers} blob(s) of earlier attempts removed" if leftovers else "")
+    return True

@@ -9,6 +9,7 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import tempfile
 import time
@@ -27,6 +28,7 @@ from common.jobs.blobs import BlobKind
 from common.jobs.status import VideoStatus
 from common.media.intermediate import FrameWriter, read_frames
 from common.messaging import publish
+from common.metrics import FRAMES_PROCESSED, WORKER_FPS
 from common.store.jobs import add_progress_once
 from pipeline.video_jobs import (
     claim_chunk_blob,
@@ -126,9 +128,10 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                                                scale=msg.scale, face_enhance=msg.face_enhance)
 
             made = await asyncio.get_running_loop().run_in_executor(
-                engine.executor, upscale_chunk, source, target, enhance,
-                runtime.settings.video_batch_frames)
+                engine.executor, contextvars.copy_context().run, upscale_chunk, source, target,
+                enhance, runtime.settings.video_batch_frames)
             enhanced = time.perf_counter()
+            WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
             blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
                                              BlobKind.UPSCALED, target, made)
             # Where a chunk's time goes, for operators sizing workers (and for bench/pipeline).
@@ -152,6 +155,7 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
         upscaled_blob=blob_id, frame_count=info["frames"], width=info["width"],
         height=info["height"],
     ))
-    await add_progress_once(store.videos, video_id, key=msg.chunk_index,
-                            field=F.FRAMES_PROCESSED, amount=info["frames"],
-                            in_states=[VideoStatus.IN_PROGRESS])
+    if await add_progress_once(store.videos, video_id, key=msg.chunk_index,
+                               field=F.FRAMES_PROCESSED, amount=info["frames"],
+                               in_states=[VideoStatus.IN_PROGRESS]):
+        FRAMES_PROCESSED.labels(msg.model_type).inc(info["frames"])

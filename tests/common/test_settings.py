@@ -95,3 +95,24 @@ def test_tile_size_auto(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert Settings().tile_size == "auto"
     monkeypatch.setenv("TILE_SIZE", "0")
     assert Settings().tile_size == 0
+
+
+def test_webhook_events_metrics_and_log_settings(clean_env: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings()
+    assert 23 * 3600 < sum(s.webhook_retry_delays) < 24 * 3600, "retries span about a day"
+    assert (s.webhook_allow_networks, s.metrics_token, s.metrics_port) == ((), "", 0)
+    assert (s.log_format, s.events_poll_seconds) == ("text", 0.5)
+    monkeypatch.setenv("WEBHOOK_RETRY_DELAYS", "500ms, 30s,2m ,1h")
+    monkeypatch.setenv("WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8, ::1/128")
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    s = Settings()
+    assert s.webhook_retry_delays == (0.5, 30.0, 120.0, 3600.0)
+    assert s.webhook_allow_networks == ("127.0.0.0/8", "::1/128")
+    assert s.log_format == "json"
+    for name, bad in (("WEBHOOK_RETRY_DELAYS", "10s,soon"), ("WEBHOOK_ALLOW_NETWORKS", "lan"),
+                      ("LOG_FORMAT", "xml")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(ConfigError, match=f"invalid setting {name}"):
+            load_settings()
+        monkeypatch.delenv(name)

@@ -47,6 +47,7 @@ DOCUMENT_FIELDS = {
     "updated_at",
     "started_at",
     "completed_at",
+    "callback_url",  # where the webhook goes (None: no webhook)
 }
 
 
@@ -116,6 +117,7 @@ async def test_the_manuals_request_is_stored_published_and_answered_202(
 
     doc = await runtime.store.images.find_one({"_id": ObjectId(image["id"])})
     assert doc is not None and set(doc) == DOCUMENT_FIELDS
+    assert doc["callback_url"] is None
     owner = await runtime.store.users.find_one({"username": user.username})
     assert owner is not None and doc["user_id"] == owner["_id"]
     assert (doc["original_format"], doc["original_content_type"]) == ("jpeg", "image/jpeg")

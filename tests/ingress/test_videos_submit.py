@@ -60,6 +60,7 @@ DOCUMENT_FIELDS = {
     "updated_at",
     "started_at",
     "completed_at",
+    "callback_url",  # where the webhook goes (None: no webhook)
 }
 
 
@@ -115,6 +116,7 @@ async def test_submit_answers_the_manuals_202_and_publishes_to_decode(
 
     doc = await runtime.store.videos.find_one({"_id": ObjectId(video["id"])})
     assert doc is not None and set(doc) == DOCUMENT_FIELDS
+    assert doc["callback_url"] is None
     assert doc["frame_rate"] == "30000/1001"
     info = await runtime.store.blobs.info(doc["original_blob"])
     assert info.filename == "mi_video.mp4"

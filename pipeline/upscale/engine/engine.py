@@ -23,6 +23,7 @@ from PIL import Image
 from torch import nn
 
 from common.errors import InvalidInput
+from common.metrics import MODEL_LOAD_SECONDS
 from common.models import DEFAULT_MODEL, ModelSpec, get_model
 from common.sizing import MAX_SCALE, planned_size, validate_scale
 from pipeline.upscale.engine import weights
@@ -130,11 +131,13 @@ class Enhancer:
         with self._lock:
             if state_dict is None and spec.id in self._nets:
                 return self._nets[spec.id]
+            started = time.perf_counter()
             if state_dict is None:
                 path = weights.resolve(spec.weights_file, self.models_dir,
                                        auto_fetch=self.auto_fetch)
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
             net = self._prepare(load_weights(network_for(spec).build(), state_dict))
+            MODEL_LOAD_SECONDS.labels(spec.id).observe(time.perf_counter() - started)
             self._nets[spec.id] = net
             return net
 

@@ -9,12 +9,14 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 
 from common.bus import STAGE_QUEUES, Bus
-from common.bus.topology import topology
+from common.bus.topology import delay_queue, topology
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DELIVERY_LIMIT = 3
 # Every logical queue the bus tests use besides the stage ones, so teardown can find them.
 TEST_QUEUES = ("jobs", "other")
+# Every delay the tests publish with (``publish_later``, webhook retries), for the same reason.
+TEST_DELAYS = (0.2, 0.5, 1.0)
 
 MakeBus = Callable[..., Awaitable[Bus]]
 
@@ -33,7 +35,9 @@ async def delete_namespace(namespace: str) -> None:
     try:
         channel = await connection.channel()
         plan = topology(namespace, DELIVERY_LIMIT, (*STAGE_QUEUES, *TEST_QUEUES))
-        for queue in plan.queues:
+        delayed = [delay_queue(namespace, logical, seconds)
+                   for logical in (*STAGE_QUEUES, *TEST_QUEUES) for seconds in TEST_DELAYS]
+        for queue in (*plan.queues, *delayed):
             await channel.queue_delete(queue.name)  # deleting a missing queue is a no-op
         for exchange in plan.exchanges:
             await channel.exchange_delete(exchange.name)

@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from common.bus import DEATH_REASON_HEADER, Bus, Delivery, Handler
+from common.bus import DEATH_REASON_HEADER, Bus, Delivery, Handler, MemoryBus
+from common.bus.port import QueueDepth
 from common.errors import PermanentFailure, PublishError
-from tests.common.bus.support import DELIVERY_LIMIT, MakeBus, eventually
+from tests.common.bus.support import DELIVERY_LIMIT, TEST_DELAYS, MakeBus, eventually
 
 QUEUE = "jobs"
 
@@ -128,6 +129,65 @@ async def test_healthy_and_purge(bus: Bus) -> None:
     await bus.publish(QUEUE, b"after", message_id="after")
     await eventually(lambda: "after" in recorder.ids())
     assert recorder.ids() == ["after"]
+
+
+async def test_publish_later_arrives_after_the_delay_in_order(make_bus: MakeBus) -> None:
+    publisher, consumer = await make_bus(), await make_bus()
+    arrived: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+
+    async def handler(delivery: Delivery) -> None:
+        arrived[delivery.message_id] = loop.time()
+
+    await consumer.consume(QUEUE, handler)
+    short, long = TEST_DELAYS[0], TEST_DELAYS[2]
+    sent = loop.time()
+    await publisher.publish_later(QUEUE, b"late", delay=long, message_id="late",
+                                  headers={"n": "2"})
+    await publisher.publish_later(QUEUE, b"soon", delay=short, message_id="soon")
+    await publisher.publish(QUEUE, b"now", message_id="now")
+    # The publisher may go away: the broker holds the delayed messages, not the process.
+    if not isinstance(publisher, MemoryBus):
+        await publisher.close()
+    await eventually(lambda: len(arrived) == 3, within=15)
+    assert sorted(arrived, key=arrived.__getitem__) == ["now", "soon", "late"]
+    assert arrived["soon"] - sent >= short - 0.05
+    assert arrived["late"] - sent >= long - 0.05
+
+
+async def test_a_delayed_message_is_an_ordinary_delivery(bus: Bus) -> None:
+    recorder = Recorder(lambda d: RuntimeError("once") if d.attempt == 1 else None)
+    await bus.consume(QUEUE, recorder)
+    await bus.publish_later(QUEUE, b"x", delay=TEST_DELAYS[0], message_id="d",
+                            headers={"job": "j"})
+    await eventually(lambda: len(recorder.deliveries) == 2, within=15)
+    assert [(d.attempt, d.headers) for d in recorder.deliveries] == [
+        (1, {"job": "j"}), (2, {"job": "j"})]
+
+
+async def test_depths_count_ready_and_dead_messages(bus: Bus) -> None:
+    assert await bus.depths(QUEUE) == QueueDepth(ready=0, dead=0)
+    await publish_many(bus, 3)
+    await bus.publish(QUEUE, b"bad", message_id="bad")
+
+    async def three_ready() -> bool:
+        return (await bus.depths(QUEUE)).ready == 4
+
+    await eventually(three_ready)
+    done = asyncio.Event()
+
+    async def reject_bad(delivery: Delivery) -> None:
+        if delivery.message_id == "bad":
+            done.set()
+            raise PermanentFailure("bad")
+
+    await bus.consume(QUEUE, reject_bad)
+    await asyncio.wait_for(done.wait(), 10)
+
+    async def settled() -> bool:
+        return await bus.depths(QUEUE) == QueueDepth(ready=0, dead=1)
+
+    await eventually(settled)
 
 
 async def test_competing_consumers_share_the_work(make_bus: MakeBus) -> None:

@@ -7,6 +7,7 @@ import pytest
 from common.bus.topology import (
     STAGE_QUEUES,
     broker_delivery_limit,
+    delay_queue,
     queue_name,
     topology,
 )
@@ -14,7 +15,7 @@ from common.errors import ConfigError
 
 
 def test_stage_queues_and_names() -> None:
-    assert STAGE_QUEUES == ("decode", "upscale", "encode")
+    assert STAGE_QUEUES == ("decode", "upscale", "encode", "webhooks")
     assert queue_name("enhancer", "upscale") == "enhancer.upscale"
 
 
@@ -55,3 +56,19 @@ def test_delivery_limit_is_total_deliveries() -> None:
 def test_bad_names_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError):
         queue_name("enhancer", bad)
+
+
+def test_delay_queues_expire_into_their_work_queue() -> None:
+    spec = delay_queue("enhancer", "webhooks", 30)
+    assert (spec.name, spec.exchange, spec.routing_key) == (
+        "enhancer.webhooks.delay-30s", "enhancer.work", "enhancer.webhooks.delay-30s")
+    assert dict(spec.arguments) == {
+        "x-queue-type": "classic",
+        "x-message-ttl": 30_000,
+        "x-dead-letter-exchange": "enhancer.work",
+        "x-dead-letter-routing-key": "enhancer.webhooks",
+    }
+    names = [delay_queue("ns", "q", s).name for s in (0.25, 1, 120, 7200)]
+    assert names == ["ns.q.delay-250ms", "ns.q.delay-1s", "ns.q.delay-2m", "ns.q.delay-2h"]
+    with pytest.raises(ConfigError):
+        delay_queue("ns", "q", 0)

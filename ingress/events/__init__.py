@@ -1,0 +1,1 @@
+"""Progress events (Server-Sent Events) of image and video jobs, read from the database."""

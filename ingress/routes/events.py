@@ -1,0 +1,124 @@
+"""Progress events: ``GET /api/images/{id}/events`` and ``GET /api/videos/{id}/events``.
+
+Server-Sent Events (``ingress/events/stream.py`` has the contract), served by any API
+replica from the job document (``ingress/events/watcher.py``). Authentication is the usual
+Bearer header, or a ``ticket`` query parameter for browsers (``ingress/events/tickets.py``).
+Another user's job, a missing one and a malformed id answer the routes' usual 404 before the
+stream starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bson import ObjectId
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from common.contracts import JobKind
+from common.errors import AuthError, NotFound
+from common.runtime import Runtime
+from common.store.jobs import get_owned
+from ingress.auth.current import CurrentUser, SessionsDep, current_user
+from ingress.auth.sessions import Sessions
+from ingress.auth.tokens import INVALID_TOKEN, TokenIssuer
+from ingress.auth.users import active_user
+from ingress.deps import RuntimeDep, TokenIssuerDep
+from ingress.events.stream import job_events
+from ingress.events.tickets import TICKET_SECONDS, Ticket, issue_ticket, verify_ticket
+from ingress.events.watcher import JobWatcher
+from ingress.images.jobs import NOT_FOUND as IMAGE_NOT_FOUND
+from ingress.responses import error_responses
+from ingress.videos.jobs import NOT_FOUND as VIDEO_NOT_FOUND
+
+router = APIRouter(tags=["events"])
+
+_NOT_FOUND = {"image": IMAGE_NOT_FOUND, "video": VIDEO_NOT_FOUND}
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "text/event-stream: `event: progress` while the job runs (data: the job "
+        "object without base64 fields), then `event: completed` or `event: error`; `id:` "
+        "is the job's last update in ms, to resume with Last-Event-ID",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    **error_responses(401, 404),
+}
+
+
+class EventTicket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+class EventStreams:
+    """The API process's watchers (one per collection) and the switch that ends every stream
+    when the server stops."""
+
+    def __init__(self, images: JobWatcher, videos: JobWatcher) -> None:
+        self.watchers = {"image": images, "video": videos}
+        self.closing = asyncio.Event()
+
+    def close(self) -> None:
+        self.closing.set()
+
+
+async def _stream(request: Request, runtime: Runtime, sessions: Sessions, issuer: TokenIssuer,
+                  kind: JobKind, job_id: str, ticket: str | None) -> StreamingResponse:
+    if ticket:
+        user_id = verify_ticket(issuer, ticket, kind, job_id)
+        user = await active_user(runtime.store, user_id)
+        if user is None:
+            raise AuthError(INVALID_TOKEN)
+        owner = user["_id"]
+    else:
+        owner = (await current_user(request, sessions)).id
+    jobs = runtime.store.images if kind == "image" else runtime.store.videos
+    doc = await get_owned(jobs, job_id, owner)
+    if doc is None:
+        raise NotFound(_NOT_FOUND[kind])
+    streams: EventStreams = request.app.state.events
+    body = job_events(streams.watchers[kind], kind, ObjectId(job_id), doc,
+                      request.headers.get("last-event-id"), _NOT_FOUND[kind], streams.closing)
+    return StreamingResponse(body, media_type="text/event-stream", headers={
+        "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _ticket(runtime: Runtime, issuer: TokenIssuer, user_id: ObjectId, kind: JobKind,
+                  job_id: str) -> EventTicket:
+    jobs = runtime.store.images if kind == "image" else runtime.store.videos
+    if await get_owned(jobs, job_id, user_id, {"_id": 1}) is None:
+        raise NotFound(_NOT_FOUND[kind])
+    token = issue_ticket(issuer, Ticket(str(user_id), kind, job_id))
+    return EventTicket(ticket=token, expires_in=TICKET_SECONDS)
+
+
+@router.get("/api/images/{image_id}/events", response_class=StreamingResponse,
+            responses=_STREAM_DOC)
+async def image_events(image_id: str, request: Request, runtime: RuntimeDep,
+                       sessions: SessionsDep, issuer: TokenIssuerDep,
+                       ticket: str | None = None) -> StreamingResponse:
+    return await _stream(request, runtime, sessions, issuer, "image", image_id, ticket)
+
+
+@router.get("/api/videos/{video_id}/events", response_class=StreamingResponse,
+            responses=_STREAM_DOC)
+async def video_events(video_id: str, request: Request, runtime: RuntimeDep,
+                       sessions: SessionsDep, issuer: TokenIssuerDep,
+                       ticket: str | None = None) -> StreamingResponse:
+    return await _stream(request, runtime, sessions, issuer, "video", video_id, ticket)
+
+
+@router.post("/api/images/{image_id}/events/ticket", response_model=EventTicket,
+             responses=error_responses(401, 404))
+async def image_events_ticket(image_id: str, user: CurrentUser, runtime: RuntimeDep,
+                              issuer: TokenIssuerDep) -> EventTicket:
+    return await _ticket(runtime, issuer, user.id, "image", image_id)
+
+
+@router.post("/api/videos/{video_id}/events/ticket", response_model=EventTicket,
+             responses=error_responses(401, 404))
+async def video_events_ticket(video_id: str, user: CurrentUser, runtime: RuntimeDep,
+                              issuer: TokenIssuerDep) -> EventTicket:
+    return await _ticket(runtime, issuer, user.id, "video", video_id)

@@ -1,0 +1,1 @@
+"""The webhooks stage: signed deliveries of ended jobs to their callback URLs."""

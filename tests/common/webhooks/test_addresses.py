@@ -1,0 +1,82 @@
+"""The SSRF policy: schemes, credentials, and every resolved address checked (real DNS for
+names that resolve locally, literals otherwise)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from common.errors import InvalidInput
+from common.settings import Settings
+from common.webhooks.addresses import (
+    AddressPolicy,
+    ForbiddenAddress,
+    check_callback_url,
+    parse_target,
+    permitted_addresses,
+)
+
+STRICT = AddressPolicy()
+LOOPBACK = AddressPolicy((ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.86.20", "169.254.169.254", "0.0.0.0",
+    "100.64.0.1", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fc00::1",
+    "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+])
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not STRICT.permits(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+def test_public_addresses_are_permitted(address: str) -> None:
+    assert STRICT.permits(ipaddress.ip_address(address))
+
+
+def test_an_operator_network_is_permitted_and_nothing_else_is() -> None:
+    assert LOOPBACK.permits(ipaddress.ip_address("127.0.0.1"))
+    assert LOOPBACK.permits(ipaddress.ip_address("::ffff:127.0.0.2"))
+    assert not LOOPBACK.permits(ipaddress.ip_address("10.0.0.1"))
+    policy = AddressPolicy.from_settings(Settings(_env_file=None,  # type: ignore[call-arg]
+                                                  webhook_allow_networks="10.0.0.0/8"))
+    assert policy.permits(ipaddress.ip_address("10.9.9.9"))
+    assert not policy.permits(ipaddress.ip_address("127.0.0.1"))
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("ftp://example.com/x", "http:// o https://"),
+    ("file:///etc/passwd", "http:// o https://"),
+    ("gopher://127.0.0.1:6379/_FLUSHALL", "http:// o https://"),
+    ("https:///nohost", "falta el host"),
+    ("https://user:pw@example.com/", "credenciales"),
+    ("https://example.com:99999/", "inválida"),
+    ("https://example.com/" + "a" * 2100, "caracteres"),
+])
+def test_bad_urls_are_refused_with_the_reason(url: str, says: str) -> None:
+    with pytest.raises(InvalidInput, match=says):
+        parse_target(url)
+
+
+def test_default_ports() -> None:
+    assert parse_target("https://example.com/hook").port == 443
+    assert parse_target("http://example.com/hook").port == 80
+    assert parse_target("http://example.com:8080/hook").port == 8080
+
+
+async def test_a_name_is_judged_by_what_it_resolves_to() -> None:
+    with pytest.raises(ForbiddenAddress, match="localhost"):
+        await permitted_addresses("localhost", 80, STRICT)
+    assert "127.0.0.1" in await permitted_addresses("localhost", 80, LOOPBACK)
+    with pytest.raises(ForbiddenAddress):
+        await check_callback_url("http://169.254.169.254/latest/meta-data/", STRICT)
+    with pytest.raises(ForbiddenAddress):
+        await check_callback_url("http://[::1]:8080/", STRICT)
+    assert await check_callback_url(" https://93.184.216.34/hook ", STRICT) == \
+        "https://93.184.216.34/hook"
+
+
+async def test_a_name_that_does_not_resolve_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="no se pudo resolver"):
+        await permitted_addresses("no-such-host.invalid", 443, STRICT)
