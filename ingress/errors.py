@@ -25,6 +25,7 @@ _STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
     (errors.Conflict, 409),
     (errors.RateLimited, 429),
     (errors.ServiceUnavailable, 503),
+    (errors.ModelUnavailable, 503),
     (errors.ConfigError, 500),
     (errors.ProcessingError, 500),
 )
@@ -55,7 +56,7 @@ async def _on_enhancer_error(_: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.warning("request failed: %s", exc)
     headers = None
-    if isinstance(exc, errors.RateLimited):
+    if isinstance(exc, errors.RateLimited | errors.ModelUnavailable) and exc.retry_after:
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status, str(exc), headers)
 

@@ -2,9 +2,9 @@
 
 ``POST /api/images/enhance`` checks and stores the image, publishes it to the upscale queue
 and waits for the worker up to ``IMAGE_WAIT_SECONDS``: 201 with the result, 500 with the
-worker's error, or 202 with the image as it stands (the client then polls ``GET
-/api/images/{id}``). Every object route answers the same 404 for a missing, malformed or
-someone else's id (``load_owned``).
+worker's error (503 when the model's weights could not be had), or 202 with the image as it
+stands (the client then polls ``GET /api/images/{id}``). Every object route answers the same
+404 for a missing, malformed or someone else's id (``load_owned``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from fastapi import status as http_status
 from fastapi.responses import Response, StreamingResponse
 
 from common.contracts import OUTPUT_MEDIA
-from common.errors import Conflict, NotFound, ProcessingError
+from common.errors import Conflict, ModelUnavailable, NotFound, ProcessingError
 from common.jobs import fields as F
-from common.jobs.status import ImageStatus
+from common.jobs.status import IMAGE_ERROR_PREFIX, ImageStatus
+from common.model_status import MODEL_UNAVAILABLE, RETRY_SECONDS
 from common.models import DEFAULT_MODEL, MODEL_IDS
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser, CurrentUser
+from ingress.availability import require_models
 from ingress.deps import RuntimeDep
 from ingress.downloads import large_json, stream_blob
 from ingress.images.checks import check_image
@@ -57,6 +59,7 @@ _ENHANCE_BODY = enhance_body("image_base64", _OPTION_FIELDS)
 async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[str, Any]:
     # The upload's bytes live only in this frame, so they are freed before the wait.
     upload = await read_upload(request, runtime.settings.default_scale)
+    await require_models(runtime, upload.model_type, upload.face_enhance, IMAGE_ERROR_PREFIX)
     checked = await check_image(upload, runtime.settings)
     return await submit_image(runtime, user, upload, checked)
 
@@ -70,7 +73,10 @@ async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> R
     if doc is None:  # deleted by its owner while we waited
         raise NotFound(NOT_FOUND)
     if doc[F.STATUS] == ImageStatus.FAILED:
-        raise ProcessingError(doc.get(F.ERROR_MESSAGE) or UNKNOWN_FAILURE)
+        message = doc.get(F.ERROR_MESSAGE) or UNKNOWN_FAILURE
+        if doc.get(F.ERROR_CODE) == MODEL_UNAVAILABLE:
+            raise ModelUnavailable(message, retry_after=RETRY_SECONDS)
+        raise ProcessingError(message)
     view = await full_view(runtime, doc)
     if doc[F.STATUS] == ImageStatus.COMPLETED:
         return await large_json({"message": COMPLETED, "image": view}, 201)

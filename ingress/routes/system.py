@@ -1,7 +1,9 @@
 """``GET /api/health`` and ``GET /api/info``.
 
 Both are public (no token), so they show what an operator needs to see a deployment's shape:
-versions, mode, device and limits settings, live workers; never a path or a secret.
+versions, mode, device and limits settings, live workers, which models are ready; never a path
+or a secret. Models that cannot be had do not make the service unhealthy (the others work):
+health lists them (``services.models``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.heartbeat import live_workers
+from common.model_status import FACE_ENHANCE, Availability, availability
 from common.version import VERSION
 from ingress.deps import RuntimeDep
 
@@ -45,10 +48,18 @@ async def _gpu_status(runtime: RuntimeDep) -> str:
     return "unknown (no upscale worker running)"
 
 
+async def _availability(runtime: RuntimeDep) -> Availability | None:
+    try:
+        return await asyncio.wait_for(availability(runtime.store), _PROBE_TIMEOUT)
+    except Exception:
+        return None
+
+
 @router.get("/health")
 async def health(runtime: RuntimeDep) -> JSONResponse:
     mongo_ok, bus_ok = await asyncio.gather(_probe(runtime.store.ping), _probe(runtime.bus.healthy))
     healthy = mongo_ok and bus_ok
+    models = await _availability(runtime) if mongo_ok else None
     body = {
         "status": "healthy" if healthy else "degraded",
         "services": {
@@ -57,6 +68,7 @@ async def health(runtime: RuntimeDep) -> JSONResponse:
             "gpu": await _gpu_status(runtime),
             "broker": ("ok" if bus_ok else "unavailable")
             + (" (in-process)" if not runtime.settings.amqp_url else " (rabbitmq)"),
+            "models": models.summary() if models else "unknown (database unavailable)",
         },
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
@@ -68,6 +80,8 @@ async def info(runtime: RuntimeDep) -> dict[str, Any]:
     workers = []
     with contextlib.suppress(Exception):
         workers = await asyncio.wait_for(live_workers(runtime.store), _PROBE_TIMEOUT)
+    models = await _availability(runtime)
+    face = models.public(FACE_ENHANCE) if models else Availability.merge([]).public(FACE_ENHANCE)
     return {
         "name": "Image Enhancer API",
         "version": VERSION,
@@ -75,6 +89,8 @@ async def info(runtime: RuntimeDep) -> dict[str, Any]:
         "device": {"use_gpu": s.use_gpu, "precision": s.precision},
         "tiling": {"tile_size": s.tile_size, "tile_pad": s.tile_pad},
         "default_scale": s.default_scale,
+        # GFPGAN for ``face_enhance=true``: ``available`` and ``weights`` as in /api/models.
+        "face_enhance": face,
         "limits": {
             "max_request_bytes": s.max_request_bytes,
             "max_input_pixels": s.max_input_pixels,

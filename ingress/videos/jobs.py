@@ -26,6 +26,7 @@ from common.jobs.status import VideoStatus
 from common.media.probe import VideoLimits, probe_video
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.availability import require_models
 from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
 from ingress.videos.upload import StagedVideo
@@ -49,6 +50,7 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
 
 async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) -> dict[str, Any]:
     """Probe, store and publish ``staged``; the new document (status ``pending``)."""
+    await require_models(runtime, staged.model_type, staged.face_enhance)
     limits = VideoLimits.from_settings(runtime.settings, scale=staged.scale)
     probe = await asyncio.to_thread(probe_video, staged.path, limits)
     store = runtime.store

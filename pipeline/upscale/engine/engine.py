@@ -3,8 +3,8 @@
 Each network runs at its native scale; the result (faces restored at that scale when asked) is
 then resized with Lanczos (area when shrinking) to the size the manual's rules give, so every
 model accepts scale 1–4 and ``output_width``/``output_height``. Models load once per process
-(thread-safe cache); weights resolve through ``weights`` (official file, else a local variant,
-else a verified download when ``auto_fetch``).
+(thread-safe cache); weights resolve through ``weights.obtain`` (a verified file on disk, else,
+when ``auto_fetch``, the official download or a conversion of the installed ncnn release).
 """
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ class Enhancer:
             if state_dict is None and spec.id in self._nets:
                 return self._nets[spec.id]
             if state_dict is None:
-                path = weights.resolve(spec.weights_file, self.models_dir,
-                                       auto_fetch=self.auto_fetch)
+                path = weights.obtain(spec.weights_file, self.models_dir,
+                                      download=self.auto_fetch, convert=self.auto_fetch)
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
             net = self._prepare(load_weights(network_for(spec).build(), state_dict))
             self._nets[spec.id] = net
@@ -144,8 +144,8 @@ class Enhancer:
             if self._face_restorer is None:
                 from pipeline.upscale.engine.faces import FaceRestorer
 
-                path = weights.resolve(weights.FACE_WEIGHTS, self.models_dir,
-                                       auto_fetch=self.auto_fetch)
+                path = weights.obtain(weights.FACE_WEIGHTS, self.models_dir,
+                                      download=self.auto_fetch, convert=self.auto_fetch)
                 self._face_restorer = FaceRestorer(path, device=self.runtime.device,
                                                    dtype=self.runtime.dtype)
             return self._face_restorer
