@@ -69,6 +69,7 @@ class Enhancer:
                  precision: Precision = "auto", tile_size: int | Literal["auto"] = 512,
                  tile_pad: int = 10,
                  models_dir: Path | str = Path("models"), auto_fetch: bool = True,
+                 weights_base_url: str | None = None,
                  batch_size: int = 4, channels_last: bool = True, compile_model: bool = False,
                  compile_dynamic: bool = True,
                  alpha_upsampler: str = "model", face_restorer: Any = None,
@@ -81,6 +82,7 @@ class Enhancer:
         self.tile_pad = tile_pad
         self.models_dir = Path(models_dir)
         self.auto_fetch = auto_fetch
+        self.weights_base_url = weights_base_url or None
         self.batch_size = max(1, batch_size)
         self.compile_model = compile_model
         self.compile_dynamic = compile_dynamic
@@ -101,6 +103,7 @@ class Enhancer:
             "models_dir": settings.models_dir, "max_input_pixels": settings.max_input_pixels,
             "max_output_pixels": settings.max_output_pixels,
             "default_scale": settings.default_scale,
+            "weights_base_url": settings.weights_base_url,
         }
         options.update(overrides)
         return cls(**options)
@@ -132,7 +135,8 @@ class Enhancer:
                 return self._nets[spec.id]
             if state_dict is None:
                 path = weights.obtain(spec.weights_file, self.models_dir,
-                                      download=self.auto_fetch, convert=self.auto_fetch)
+                                      download=self.auto_fetch, convert=self.auto_fetch,
+                                      base_url=self.weights_base_url)
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
             net = self._prepare(load_weights(network_for(spec).build(), state_dict))
             self._nets[spec.id] = net
@@ -145,7 +149,8 @@ class Enhancer:
                 from pipeline.upscale.engine.faces import FaceRestorer
 
                 path = weights.obtain(weights.FACE_WEIGHTS, self.models_dir,
-                                      download=self.auto_fetch, convert=self.auto_fetch)
+                                      download=self.auto_fetch, convert=self.auto_fetch,
+                                      base_url=self.weights_base_url)
                 self._face_restorer = FaceRestorer(path, device=self.runtime.device,
                                                    dtype=self.runtime.dtype)
             return self._face_restorer

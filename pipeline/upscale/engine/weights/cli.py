@@ -22,11 +22,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.errors import EnhancerError
 from common.models import MODELS, get_model
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.weights.resolve import public_name, spec_for_file
+
+if TYPE_CHECKING:
+    from common.settings import Settings
 
 
 def weights_name(name: str) -> str:
@@ -54,10 +58,10 @@ def _check_loads(filename: str, path: Path) -> None:
         load_weights(network_for(spec).build(), loaded)
 
 
-def _default_models_dir() -> Path:
+def _settings() -> Settings:
     from common.settings import get_settings
 
-    return get_settings().models_dir
+    return get_settings()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +127,9 @@ def _fetch(names: list[str], models_dir: Path, base_url: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    models_dir: Path = args.models_dir or _default_models_dir()
+    models_dir: Path = args.models_dir or _settings().models_dir
+    if getattr(args, "base_url", None) is None and args.command in ("prepare", "fetch"):
+        args.base_url = _settings().weights_base_url or None
     try:
         if args.command == "prepare":
             names = [weights_name(n) for n in args.names] or list(weights.OFFICIAL)
