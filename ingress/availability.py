@@ -9,9 +9,22 @@ refuse: the job waits in its queue for a worker, as any other.
 
 from __future__ import annotations
 
+import asyncio
+
 from common.errors import ModelUnavailable
-from common.model_status import FACE_ENHANCE, Weights, availability
+from common.model_status import FACE_ENHANCE, Availability, Weights, availability
 from common.runtime import Runtime
+
+# The public routes that show availability answer quickly even while the database hangs.
+PROBE_TIMEOUT = 2.0
+
+
+async def reported(runtime: Runtime) -> Availability | None:
+    """The live workers' merged report; None when the database does not answer in time."""
+    try:
+        return await asyncio.wait_for(availability(runtime.store), PROBE_TIMEOUT)
+    except Exception:
+        return None
 
 
 async def require_models(runtime: Runtime, model_type: str, face_enhance: bool,

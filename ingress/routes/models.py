@@ -12,16 +12,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from common.model_status import availability
+from common.model_status import Availability
 from common.models import public_listing
+from ingress.availability import reported
 from ingress.deps import RuntimeDep
+from ingress.openapi import schemas as S
+from ingress.openapi.responses import answers
 
 router = APIRouter(prefix="/api", tags=["models"])
 
 
-@router.get("/models")
+@router.get("/models", response_model=None, responses=answers({200: S.Models}))
 async def list_models(runtime: RuntimeDep) -> dict[str, Any]:
-    current = await availability(runtime.store)
+    # The catalogue is static: with the database away it is still listed, availability unknown.
+    current = await reported(runtime) or Availability.merge([])
     models = [{**entry, **current.public(entry["id"])}
               for entry in public_listing(runtime.settings.default_scale)]
     return {"total": len(models), "models": models}

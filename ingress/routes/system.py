@@ -16,9 +16,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from common.heartbeat import live_workers
-from common.model_status import FACE_ENHANCE, Availability, availability
+from common.model_status import FACE_ENHANCE, Availability
 from common.version import VERSION
+from ingress.availability import reported
 from ingress.deps import RuntimeDep
+from ingress.openapi import schemas as S
+from ingress.openapi.responses import answers
 
 router = APIRouter(prefix="/api", tags=["system"])
 
@@ -48,18 +51,14 @@ async def _gpu_status(runtime: RuntimeDep) -> str:
     return "unknown (no upscale worker running)"
 
 
-async def _availability(runtime: RuntimeDep) -> Availability | None:
-    try:
-        return await asyncio.wait_for(availability(runtime.store), _PROBE_TIMEOUT)
-    except Exception:
-        return None
-
-
-@router.get("/health")
+@router.get("/health", response_model=None, responses=answers({
+    200: S.Health,
+    503: {"model": S.Health, "description": "degraded: MongoDB or the broker does not answer"},
+}))
 async def health(runtime: RuntimeDep) -> JSONResponse:
     mongo_ok, bus_ok = await asyncio.gather(_probe(runtime.store.ping), _probe(runtime.bus.healthy))
     healthy = mongo_ok and bus_ok
-    models = await _availability(runtime) if mongo_ok else None
+    models = await reported(runtime) if mongo_ok else None
     body = {
         "status": "healthy" if healthy else "degraded",
         "services": {
@@ -74,14 +73,13 @@ async def health(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-@router.get("/info")
+@router.get("/info", response_model=None, responses=answers({200: S.Info}))
 async def info(runtime: RuntimeDep) -> dict[str, Any]:
     s = runtime.settings
     workers = []
     with contextlib.suppress(Exception):
         workers = await asyncio.wait_for(live_workers(runtime.store), _PROBE_TIMEOUT)
-    models = await _availability(runtime)
-    face = models.public(FACE_ENHANCE) if models else Availability.merge([]).public(FACE_ENHANCE)
+    models = await reported(runtime) or Availability.merge([])
     return {
         "name": "Image Enhancer API",
         "version": VERSION,
@@ -90,7 +88,7 @@ async def info(runtime: RuntimeDep) -> dict[str, Any]:
         "tiling": {"tile_size": s.tile_size, "tile_pad": s.tile_pad},
         "default_scale": s.default_scale,
         # GFPGAN for ``face_enhance=true``: ``available`` and ``weights`` as in /api/models.
-        "face_enhance": face,
+        "face_enhance": models.public(FACE_ENHANCE),
         "limits": {
             "max_request_bytes": s.max_request_bytes,
             "max_input_pixels": s.max_input_pixels,

@@ -27,7 +27,15 @@ from starlette.datastructures import UploadFile
 from common.errors import InvalidInput
 from common.models import DEFAULT_MODEL, get_model
 from common.sizing import MAX_SCALE, MIN_SCALE
-from ingress.uploads import base_name, body_kind, decode_base64, form_parts, validate, validate_json
+from ingress.uploads import (
+    base_name,
+    body_kind,
+    decode_base64,
+    form_boolean,
+    form_parts,
+    validate_form,
+    validate_json,
+)
 
 FILE_FIELDS = ("file", "video")
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
@@ -42,6 +50,8 @@ class VideoOptions(BaseModel):
     model_type: str = DEFAULT_MODEL
     scale: Annotated[int | None, Field(ge=MIN_SCALE, le=MAX_SCALE)] = None
     face_enhance: bool = False
+
+    _face_enhance = field_validator("face_enhance", mode="before")(form_boolean)
 
     @field_validator("scale", mode="before")
     @classmethod
@@ -123,7 +133,7 @@ async def _from_multipart(request: Request, path: Path, default_scale: int) -> S
     async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de video: campo 'file' (o 'video')")
-        options = validate(VideoOptions, fields)
+        options = validate_form(VideoOptions, fields)
         name, extension, model_type, scale = _resolve(options, default_scale)
         size = await asyncio.to_thread(_copy_upload, upload, path)
         if size == 0:
