@@ -26,8 +26,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests.embedded import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE = "./scripts/serve.sh"
@@ -85,16 +88,7 @@ def served(checkout: Path, port: int, *args: str, **env: str) -> Iterator[Served
                                 stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{SERVE} did not become healthy:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_healthy(proc, url, log, 300)
         yield Served(url, log, started)
     finally:
         if proc.poll() is None:
@@ -115,11 +109,12 @@ def photo_png(size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def first_image(url: str, **fields: object) -> httpx.Response:
+def first_image(url: str, *, event_hooks: dict[str, list[Any]] | None = None,
+                **fields: object) -> httpx.Response:
     """The manual's first steps: register, log in, ``POST /api/images/enhance``."""
     account = {"username": "miusuario", "email": "usuario@ejemplo.com",
                "password": "mipassword123"}
-    with httpx.Client(base_url=url, timeout=300) as http:
+    with httpx.Client(base_url=url, timeout=300, event_hooks=event_hooks) as http:
         assert http.post("/api/auth/register", json=account).status_code == 201
         login = http.post("/api/auth/login", json={"email": account["email"],
                                                    "password": account["password"]})

@@ -4,6 +4,7 @@ models are missing, and stops cleanly."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import pytest
 
 from tests.checkout import SERVE, clean_checkout, first_image, served
 from tests.image_models import OFFLINE_WEIGHTS
+from tests.ingress.docs_pages import check_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,6 +154,13 @@ def test_ctrl_c_also_stops_cleanly(tmp_path: Path, signum: int) -> None:
             proc.wait()
 
 
+async def _docs_pages(url: str) -> None:
+    """/docs and /redoc and every asset they load, from the running service alone."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        loaded = await check_pages(http.get)
+    assert len(loaded) == 7, sorted(loaded)
+
+
 def test_a_clean_checkout_answers_the_first_image_with_201(tmp_path: Path) -> None:
     """The README's first command on a fresh copy of the repository, with the weights'
     download host unreachable as on a machine that reaches only the package registries."""
@@ -178,6 +187,7 @@ def test_a_clean_checkout_answers_the_first_image_with_201(tmp_path: Path) -> No
         health = httpx.get(f"{service.url}/api/health").json()
         assert health["status"] == "healthy"
         assert health["services"]["models"].startswith("3/5 ready; general_x2: missing")
+        asyncio.run(_docs_pages(service.url))
     # A second start does no work: every model is found as it was left.
     converted = sorted(checkout.glob("models/*.pth"))
     before = [p.stat().st_mtime_ns for p in converted]
