@@ -155,6 +155,13 @@ class Enhancer:
                                                    dtype=self.runtime.dtype)
             return self._face_restorer
 
+    def _models_for(self, spec: ModelSpec, face_enhance: bool) -> None:
+        """Load (obtaining the weights if need be) every model a job needs before running any:
+        missing GFPGAN weights fail the job before the upscale, not after it."""
+        self.load_model(spec)
+        if face_enhance:
+            self.face_restorer()
+
     # -- planning ---------------------------------------------------------------------------
 
     def scale_for(self, spec: ModelSpec, scale: int | None) -> int:
@@ -199,6 +206,7 @@ class Enhancer:
         image = decode_image(source, max_pixels=self.max_input_pixels)
         width, height = self.plan(image.width, image.height, spec, scale=scale,
                                   output_width=output_width, output_height=output_height)
+        self._models_for(spec, face_enhance)
         alpha = image.alpha
         alpha_needs_model = (alpha is not None and self.alpha_upsampler == "model"
                              and float(alpha.min()) != float(alpha.max()))
@@ -243,6 +251,7 @@ class Enhancer:
         count, in_h, in_w = stack.shape[:3]
         width, height = self.plan(in_w, in_h, spec, scale=scale, output_width=output_width,
                                   output_height=output_height)
+        self._models_for(spec, face_enhance)
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for start in range(0, count, self.batch_size):
             chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0
