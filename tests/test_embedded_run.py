@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.checkout import SERVE, clean_checkout, first_image, served
+from tests.embedded import embedded_service
 from tests.image_models import OFFLINE_WEIGHTS
 from tests.ingress.docs_pages import check_pages
 
@@ -201,3 +202,35 @@ def test_a_clean_checkout_answers_the_first_image_with_201(tmp_path: Path) -> No
     with served(checkout, _free_port(), "--skip-models", **OFFLINE_WEIGHTS) as service:
         assert "prepared" not in service.log.read_text()
         assert httpx.get(f"{service.url}/api/models").status_code == 200
+
+
+def test_a_clean_models_folder_converts_on_the_first_requests(tmp_path: Path) -> None:
+    """No set-up step at all (``main.py`` alone, an empty ``MODELS_DIR``, no network): the
+    first request for each ncnn-shipped model converts it and answers 201; the others, and
+    ``face_enhance``, answer 503 naming the commands, and the API says so."""
+    with embedded_service(tmp_path, MODELS_DIR=str(tmp_path / "models"), USE_GPU="FALSE",
+                          **OFFLINE_WEIGHTS) as service:
+        models = _weights_by_model(service.url)
+        assert set(models.values()) == {"downloads on first use"}
+        for model_type in ("general_x4", "anime", "anime_video"):
+            response = first_image(service.url, model_type=model_type, scale=1)
+            assert response.status_code == 201, (model_type, response.text, service.log_tails())
+        for fields in ({"model_type": "general_v3"}, {"face_enhance": True, "scale": 1}):
+            response = first_image(service.url, **fields)
+            assert response.status_code == 503, (fields, response.text)
+            assert " -m pipeline.upscale.engine.weights fetch " in response.json()["error"]
+            assert response.headers["Retry-After"]
+        deadline = time.monotonic() + 15  # the worker's report follows within seconds
+        while _weights_by_model(service.url)["general_v3"] != "missing":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert _weights_by_model(service.url) == {
+            "general_x4": "converted", "general_x2": "downloads on first use",
+            "anime": "converted", "anime_video": "converted", "general_v3": "missing"}
+        info = httpx.get(f"{service.url}/api/info").json()
+        assert info["face_enhance"] == {"available": False, "weights": "missing"}
+
+
+def _weights_by_model(url: str) -> dict[str, str]:
+    models = httpx.get(f"{url}/api/models").json()["models"]
+    return {m["id"]: m["weights"] for m in models}
