@@ -2,8 +2,9 @@
 
 Spawns and supervises a SecantusDB server (unless ``MONGO_URL`` is set), uses the in-process
 bus (unless ``AMQP_URL`` is set), runs every pipeline stage and serves the API on
-``API_PORT`` (8888). Ctrl-C or SIGTERM stops the API, lets in-flight messages finish or
-returns them to their queue, and stops the spawned database.
+``API_PORT`` (8888; ``--port`` overrides it, ``--host`` ``API_HOST``). Ctrl-C or SIGTERM
+stops the API, lets in-flight messages finish or returns them to their queue, and stops the
+spawned database.
 """
 
 import sys
@@ -33,4 +34,5 @@ async def main(settings: Settings) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main("Image Enhancer API, embedded: API and every stage in one process.", main))
+    sys.exit(run_main("Image Enhancer API, embedded: API and every stage in one process.", main,
+                      serves_api=True))

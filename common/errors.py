@@ -60,8 +60,14 @@ class ProcessingError(EnhancerError):
     """Running a model or codec failed; the message is shown to the user."""
 
 
-class ModelUnavailable(ProcessingError):
-    """The weights for a model are not in the models directory and cannot be fetched."""
+class ModelUnavailable(EnhancerError):
+    """A model's weights are not on the worker's host and could not be fetched or converted
+    (maps to 503 with ``Retry-After``: the worker tries again after that many seconds). Not a
+    ``ServiceUnavailable``: the job fails at once instead of being redelivered."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
 
 
 class PermanentFailure(EnhancerError):

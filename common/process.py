@@ -12,7 +12,7 @@ from typing import Any
 
 from common.errors import ConfigError, ServiceUnavailable
 from common.logs import configure
-from common.settings import Settings, load_settings
+from common.settings import Settings, environment_help, load_settings
 
 
 def configure_logging(level: str, fmt: str = "text") -> None:
@@ -35,19 +35,35 @@ def shutdown_event() -> asyncio.Event:
     return event
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {text!r}")
+    return int(text)
+
+
 def run_main(
     description: str,
     main: Callable[[Settings], Coroutine[Any, Any, None]],
     argv: list[str] | None = None,
+    *,
+    serves_api: bool = False,
 ) -> int:
-    """Parse ``--help``, load settings, run ``main``; config and outage errors are one line."""
+    """Parse the options (``--help`` lists them and every environment variable read; an API
+    process also takes ``--host``/``--port``), load settings, run ``main``; config and outage
+    errors are one line."""
     parser = argparse.ArgumentParser(
         description=description,
-        epilog="Configuration comes from .env and the environment (see README, Configuration).",
+        epilog=environment_help() + "\n\nSee README, Configuration.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args(argv)
+    if serves_api:
+        parser.add_argument("--host", help="address to listen on (overrides API_HOST)")
+        parser.add_argument("--port", type=_port, help="port to listen on (overrides API_PORT)")
+    args = parser.parse_args(argv)
+    overrides = {f"api_{name}": value for name in ("host", "port")
+                 if (value := getattr(args, name, None)) is not None}
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
         configure_logging(settings.log_level, settings.log_format)
         asyncio.run(main(settings))
     except (ConfigError, ServiceUnavailable) as exc:

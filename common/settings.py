@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # Storage
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
+    # Mirror of the GitHub release files the weights are downloaded from (empty: GitHub).
+    weights_base_url: str = ""
 
     # Limits
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
@@ -186,6 +188,16 @@ class Settings(BaseSettings):
         if self.mongo_user:
             auth = f"{quote_plus(self.mongo_user)}:{quote_plus(self.mongo_password)}@"
         return f"mongodb://{auth}{self.mongo_host}:{self.mongo_port}/"
+
+
+def environment_help() -> str:
+    """Every variable ``Settings`` reads, with its default: the epilog of each ``--help``."""
+    lines = ["environment (also read from .env; names are case-insensitive):"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "" if default in ("", None) else str(default)
+        lines.append(f"  {name.upper()}={shown}")
+    return "\n".join(lines)
 
 
 def load_settings(**overrides: object) -> Settings:

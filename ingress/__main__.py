@@ -17,4 +17,5 @@ async def main(settings: Settings) -> None:
         await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)
 
 
-sys.exit(run_main("Image Enhancer API: the HTTP ingress (publishes jobs to the broker).", main))
+sys.exit(run_main("Image Enhancer API: the HTTP ingress (publishes jobs to the broker).", main,
+                  serves_api=True))

@@ -16,16 +16,14 @@ from ingress.auth.tokens import TokenIssuer
 from ingress.errors import install_error_handlers
 from ingress.events.watcher import JobWatcher
 from ingress.limits import BodySizeLimit
+from ingress.openapi import create_documented_app
 from ingress.routes import auth, events, images, metrics, models, system, videos, web, webhooks
 
 
 def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
     settings = runtime.settings
-    app = FastAPI(
-        title="Image Enhancer API",
-        version=VERSION,
-        debug=settings.api_debug,
-    )
+    app = create_documented_app(title="Image Enhancer API", version=VERSION,
+                                debug=settings.api_debug)
     app.state.runtime = runtime
     app.state.token_issuer = TokenIssuer(
         secret=jwt_secret,

@@ -7,11 +7,13 @@ is replaced by a 400 that names the offending field.
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from common import errors
 
@@ -25,6 +27,7 @@ _STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
     (errors.Conflict, 409),
     (errors.RateLimited, 429),
     (errors.ServiceUnavailable, 503),
+    (errors.ModelUnavailable, 503),
     (errors.ConfigError, 500),
     (errors.ProcessingError, 500),
 )
@@ -55,7 +58,7 @@ async def _on_enhancer_error(_: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.warning("request failed: %s", exc)
     headers = None
-    if isinstance(exc, errors.RateLimited):
+    if isinstance(exc, errors.RateLimited | errors.ModelUnavailable) and exc.retry_after:
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status, str(exc), headers)
 
@@ -67,9 +70,46 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, message)
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _documented_methods(request: Request) -> set[str]:
+    """The methods ``/openapi.json`` lists for this path: its literal entry (such as
+    ``/api/images/enhance``) when there is one, else every template that matches it."""
+    paths: dict[str, dict[str, object]] = request.app.openapi()["paths"]
+    path = request.scope["path"]
+    if path in paths:
+        return {method.upper() for method in paths[path]}
+    return {method.upper() for template, operations in paths.items()
+            if re.fullmatch(_template_regex(template), path) for method in operations}
+
+
+def _template_regex(template: str) -> str:
+    """``/api/images/{image_id}`` → a regex matching one value per ``{parameter}``."""
+    return "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                   for part in re.split(r"(\{[^/]+?\})", template))
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405 (and of OPTIONS): the router's own 405 names only the first
+    route it met, while a path here has one route per method. Paths outside the document
+    (``/openapi.json``, the docs pages) are asked of the router, one method at a time."""
+    allowed = _documented_methods(request) or {
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+               for route in request.app.router.routes)}
+    return ", ".join(sorted(allowed | {"OPTIONS"}))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+        if request.method == "OPTIONS":  # what this path supports (RFC 9110, 9.3.7)
+            return Response(status_code=204, headers=headers)
+        return error_response(405, "Método no permitido", headers)
+    return error_response(exc.status_code, str(exc.detail), headers)
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -1,8 +1,8 @@
 """The manual's paged lists (``GET /api/images``, ``GET /api/videos``): one query shape.
 
-Both lists take ``page`` (from 1) and ``per_page`` (1–100, default 10), show only the caller's
-objects, newest first (``_id`` breaks ties between equal timestamps, so pages never overlap),
-and answer ``{"total", "page", "per_page", "<items>"}``.
+Both lists take ``page`` (1 to ``MAX_PAGE``) and ``per_page`` (1–100, default 10), show only
+the caller's objects, newest first (``_id`` breaks ties between equal timestamps, so pages
+never overlap), and answer ``{"total", "page", "per_page", "<items>"}``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from common.jobs import fields as F
 from ingress.auth.current import AuthUser
 
-Page = Annotated[int, Query(ge=1)]
+# Beyond any real list (a hundred million objects at 100 a page), and far inside the database's
+# 64-bit skip: a larger page is a 400, never an overflow.
+MAX_PAGE = 1_000_000
+Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 PerPage = Annotated[int, Query(ge=1, le=100)]
 NEWEST_FIRST = [(F.CREATED_AT, -1), (F.ID, -1)]
 

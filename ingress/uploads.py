@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo
 from starlette.datastructures import FormData, UploadFile
 
 from common.errors import InvalidInput, UnsupportedFormat
@@ -57,7 +57,10 @@ def enhance_body(
                     "schema": {
                         "type": "object",
                         "required": [payload_field, *required],
-                        "properties": {payload_field: {"type": "string"}, **options},
+                        # An empty string decodes to nothing: refused (400), as it says here.
+                        "properties": {payload_field: {"type": "string", "minLength": 1,
+                                                       "description": "base64 (or a data URL)"},
+                                       **options},
                     }
                 },
                 "multipart/form-data": {
@@ -87,19 +90,37 @@ def body_kind(request: Request) -> Literal["json", "multipart"]:
     )
 
 
-def validate(model: type[Model], data: Any) -> Model:
+FORM = {"form": True}
+
+
+def validate_form(model: type[Model], fields: dict[str, Any]) -> Model:
+    """A multipart form's string fields: numbers as their decimal text, booleans as
+    ``true``/``false`` only (``form_boolean``), as the OpenAPI document says."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(fields, context=FORM)
     except ValidationError as exc:
         # Same 400 "Campo inválido '<field>'" body as every other validated route.
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 def validate_json(model: type[Model], body: bytes) -> Model:
+    """The JSON types exactly as the OpenAPI document gives them (``strict``): ``"4"`` is not
+    an integer, nor ``1`` or ``"true"`` a boolean."""
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def form_boolean(value: Any, info: ValidationInfo) -> Any:
+    """A ``field_validator(mode="before")`` for boolean fields: in a form, only ``true`` and
+    ``false`` (any case) are booleans (what browsers' Swagger UI and our client send)."""
+    if isinstance(value, str) and (info.context or {}).get("form"):
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            raise ValueError("debe ser true o false")
+        return lowered == "true"
+    return value
 
 
 def split_form(

@@ -85,6 +85,8 @@ class Stage:
     concurrency: int = 1
     message_timeout: float = DEFAULT_MESSAGE_TIMEOUT
     on_give_up: GiveUpHook | None = None
+    # Extra fields for the worker's heartbeat, from its context (the upscale stage: models).
+    report: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         # A handler for a message published to another queue could never run: say so now.
@@ -103,7 +105,10 @@ class StageWorker:
         self.runtime = runtime
         self.stage = stage
         self.context = stage.context(runtime)
-        self.heartbeat = Heartbeat(runtime.store, stage.worker_info(runtime))
+        report = stage.report
+        self.heartbeat = Heartbeat(
+            runtime.store, stage.worker_info(runtime),
+            None if report is None else lambda: report(self.context))
 
     def _last_handler_attempt(self) -> int:
         """Deliveries the handler may use. With a give-up hook and a limit of 2 or more the

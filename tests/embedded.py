@@ -47,6 +47,21 @@ class Service:
         return self.log.read_text(errors="replace")[-chars:]
 
 
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float) -> None:
+    """Until ``url``'s ``/api/health`` answers 200; RuntimeError with the log if ``proc``
+    exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not become healthy:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
 @contextmanager
 def embedded_service(tmp_path: Path, **env_overrides: str) -> Iterator[Service]:
     """Start ``main.py`` with its own data directory, wait until healthy, stop on exit."""
@@ -66,16 +81,7 @@ def embedded_service(tmp_path: Path, **env_overrides: str) -> Iterator[Service]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not become healthy:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_healthy(proc, url, log, 120)
         yield Service(url=url, log=log, data_dir=tmp_path / "data")
     finally:
         if proc.poll() is None:

@@ -6,10 +6,16 @@ the face restorer gets seeded random weights, imported the way an operator impor
 unofficial file (``GFPGANv1.4.local.pth``): the detector, alignment and paste-back are real,
 the restored face is not. ``general_x2`` and ``general_v3`` are left out on purpose: asking
 for them exercises the real download path, which fails offline (see ``OFFLINE_WEIGHTS``).
+
+A failed attempt is remembered in the models folder (the worker then reports the model
+``missing`` for a while), so a service whose tests depend on which attempt comes first gets a
+``private_copy`` of the folder: hard links, no bytes copied, the records still valid.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,3 +49,8 @@ def build_models_dir(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def image_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_models_dir(tmp_path_factory.mktemp("image-models"))
+
+
+def private_copy(models: Path, folder: Path) -> Path:
+    """``models`` as a folder of its own under ``folder`` (hard-linked files)."""
+    return Path(shutil.copytree(models, folder / "models", copy_function=os.link))

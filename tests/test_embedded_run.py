@@ -1,7 +1,10 @@
-"""The README's first quick-start command serves a healthy API and stops cleanly."""
+"""The README's first quick-start command: from a clean checkout it prepares the models it
+can, serves a healthy API that answers the manual's first image request with 201, says which
+models are missing, and stops cleanly."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -12,6 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.checkout import SERVE, clean_checkout, first_image, served
+from tests.embedded import embedded_service
+from tests.image_models import OFFLINE_WEIGHTS
+from tests.ingress.docs_pages import check_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +74,9 @@ def test_first_command_serves_healthy_api_and_stops_cleanly(tmp_path: Path) -> N
         for key, value in os.environ.items()
         if key not in ("MONGO_URL", "AMQP_URL", "JWT_SECRET_KEY")
     }
-    env.update(API_PORT=str(port), API_HOST="127.0.0.1", DATA_DIR=str(tmp_path / "data"))
+    # The models are the clean-checkout test's (below): none are prepared in this working tree.
+    env.update(API_PORT=str(port), API_HOST="127.0.0.1", DATA_DIR=str(tmp_path / "data"),
+               SKIP_MODELS="1")
     command = _quick_start_commands()[0]
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
@@ -143,3 +153,84 @@ def test_ctrl_c_also_stops_cleanly(tmp_path: Path, signum: int) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def _docs_pages(url: str) -> None:
+    """/docs and /redoc and every asset they load, from the running service alone."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        loaded = await check_pages(http.get)
+    assert len(loaded) == 7, sorted(loaded)
+
+
+def test_a_clean_checkout_answers_the_first_image_with_201(tmp_path: Path) -> None:
+    """The README's first command on a fresh copy of the repository, with the weights'
+    download host unreachable as on a machine that reaches only the package registries."""
+    checkout = clean_checkout(tmp_path / "repo")
+    assert not (checkout / "models").exists() and not (checkout / "data").exists()
+    command = _quick_start_commands()[0]
+    assert command == SERVE
+    with served(checkout, _free_port(), **OFFLINE_WEIGHTS) as service:
+        log = service.log.read_text()
+        for model_type in ("general_x4", "anime", "anime_video"):
+            assert f"\n{model_type}: converted, prepared in " in log, log
+        for name in ("general_x2", "general_v3", "gfpgan"):
+            assert f"\n{name}: unavailable. " in log, log
+        response = first_image(service.url)
+        assert response.status_code == 201, (response.text, service.tail())
+        image = response.json()["image"]
+        assert (image["status"], image["model_type"]) == ("completed", "general_x4")
+        assert (image["enhanced_width"], image["enhanced_height"]) == (256, 256)
+        models = {m["id"]: m["weights"] for m in httpx.get(f"{service.url}/api/models").json()[
+            "models"]}
+        assert models == {"general_x4": "converted", "general_x2": "missing",
+                          "anime": "converted", "anime_video": "converted",
+                          "general_v3": "missing"}
+        health = httpx.get(f"{service.url}/api/health").json()
+        assert health["status"] == "healthy"
+        assert health["services"]["models"].startswith("3/5 ready; general_x2: missing")
+        asyncio.run(_docs_pages(service.url))
+    # A second start does no work: every model is found as it was left.
+    converted = sorted(checkout.glob("models/*.pth"))
+    before = [p.stat().st_mtime_ns for p in converted]
+    again = subprocess.run([".venv/bin/python", "-m", "pipeline.upscale.engine.weights",
+                            "prepare"], cwd=checkout, capture_output=True, text=True,
+                           timeout=120, env={**os.environ, **OFFLINE_WEIGHTS})
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count(", already prepared") == 3, again.stdout
+    assert [p.stat().st_mtime_ns for p in converted] == before
+    # --skip-models is the script's own option (main.py never sees it) and prepares nothing.
+    with served(checkout, _free_port(), "--skip-models", **OFFLINE_WEIGHTS) as service:
+        assert "prepared" not in service.log.read_text()
+        assert httpx.get(f"{service.url}/api/models").status_code == 200
+
+
+def test_a_clean_models_folder_converts_on_the_first_requests(tmp_path: Path) -> None:
+    """No set-up step at all (``main.py`` alone, an empty ``MODELS_DIR``, no network): the
+    first request for each ncnn-shipped model converts it and answers 201; the others, and
+    ``face_enhance``, answer 503 naming the commands, and the API says so."""
+    with embedded_service(tmp_path, MODELS_DIR=str(tmp_path / "models"), USE_GPU="FALSE",
+                          **OFFLINE_WEIGHTS) as service:
+        models = _weights_by_model(service.url)
+        assert set(models.values()) == {"downloads on first use"}
+        for model_type in ("general_x4", "anime", "anime_video"):
+            response = first_image(service.url, model_type=model_type, scale=1)
+            assert response.status_code == 201, (model_type, response.text, service.log_tails())
+        for fields in ({"model_type": "general_v3"}, {"face_enhance": True, "scale": 1}):
+            response = first_image(service.url, **fields)
+            assert response.status_code == 503, (fields, response.text)
+            assert " -m pipeline.upscale.engine.weights fetch " in response.json()["error"]
+            assert response.headers["Retry-After"]
+        deadline = time.monotonic() + 15  # the worker's report follows within seconds
+        while _weights_by_model(service.url)["general_v3"] != "missing":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert _weights_by_model(service.url) == {
+            "general_x4": "converted", "general_x2": "downloads on first use",
+            "anime": "converted", "anime_video": "converted", "general_v3": "missing"}
+        info = httpx.get(f"{service.url}/api/info").json()
+        assert info["face_enhance"] == {"available": False, "weights": "missing"}
+
+
+def _weights_by_model(url: str) -> dict[str, str]:
+    models = httpx.get(f"{url}/api/models").json()["models"]
+    return {m["id"]: m["weights"] for m in models}

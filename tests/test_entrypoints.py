@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from common.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ENTRY_POINTS = [
@@ -30,6 +32,21 @@ def test_entry_point_answers_help(command: list[str]) -> None:
     done = _run([*command, "--help"])
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+    # The environment variables each reads are listed, with their defaults.
+    listed = ["MODELS_DIR", "WEIGHTS_BASE_URL"] if "weights" in command[-1] else [
+        f"{name.upper()}=" for name in Settings.model_fields]
+    missing = [name for name in listed if name not in done.stdout]
+    assert not missing, done.stdout
+    serves_api = command[-1] in ("main.py", "ingress")
+    for option in ("--port PORT", "--host HOST"):
+        assert (option in done.stdout) == serves_api, done.stdout
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_a_bad_port_option_is_refused_before_starting(port: str) -> None:
+    done = _run([sys.executable, "main.py", "--port", port])
+    assert done.returncode == 2
+    assert "--port: not a port number (1-65535)" in done.stderr
 
 
 def test_distributed_api_refuses_the_placeholder_secret(tmp_path: Path) -> None:

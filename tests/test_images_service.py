@@ -16,6 +16,7 @@ import base64
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ import pytest
 from tests.common.bus.support import delete_namespace, rabbitmq_reachable
 from tests.distributed import distributed_env, distributed_service
 from tests.embedded import embedded_service, manual_code_blocks, manual_models
-from tests.image_models import MISSING_MODEL, OFFLINE_WEIGHTS, image_models
+from tests.image_models import MISSING_MODEL, OFFLINE_WEIGHTS, image_models, private_copy
 from tests.image_samples import (
     b64,
     face_photo,
@@ -65,7 +66,7 @@ class Running(Protocol):
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
             image_models: Path, mongo_url: str) -> Iterator[Running]:
     env = {
-        "MODELS_DIR": str(image_models),
+        "MODELS_DIR": "",
         "USE_GPU": "FALSE",
         "MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
         "MAX_INPUT_PIXELS": str(MAX_INPUT_PIXELS),
@@ -74,6 +75,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         **OFFLINE_WEIGHTS,
     }
     folder = tmp_path_factory.mktemp(request.param)
+    env["MODELS_DIR"] = str(private_copy(image_models, folder))
     if request.param == "embedded":
         with embedded_service(folder, **env) as embedded:
             yield embedded
@@ -144,8 +146,15 @@ def test_models_are_listed_without_auth(http: httpx.Client) -> None:
     assert body["total"] == 5 == len(body["models"])
     assert [m["id"] for m in body["models"]] == [
         "general_x4", "general_x2", "anime", "anime_video", "general_v3"]
-    for documented in manual_models():
-        assert documented in body["models"]
+    by_id = {m["id"]: m for m in body["models"]}
+    for documented in manual_models():  # the manual's fields, then availability
+        assert list(by_id[documented["id"]].items())[: len(documented)] == list(
+            documented.items())
+    # What this service's models folder holds (tests/image_models.py), as its worker reports.
+    assert {m: (e["available"], e["weights"]) for m, e in by_id.items()} == {
+        "general_x4": (True, "converted"), "anime": (True, "converted"),
+        "anime_video": (True, "converted"), "general_x2": (True, "downloads on first use"),
+        "general_v3": (True, "downloads on first use")}
 
 
 def test_the_manuals_python_image_example_runs_verbatim(
@@ -294,20 +303,40 @@ def test_bad_input_gets_the_manuals_error_and_stores_nothing(
     assert http.get("/api/images", headers=bob).json()["total"] == 0
 
 
-def test_a_worker_failure_is_a_500_and_the_worker_goes_on(
+def _weights(http: httpx.Client, model_type: str) -> str:
+    models = http.get("/api/models").json()["models"]
+    return str(next(m["weights"] for m in models if m["id"] == model_type))
+
+
+def test_weights_that_cannot_be_had_are_a_503_and_the_worker_goes_on(
     http: httpx.Client, alice: dict[str, str]
 ) -> None:
-    # No offline copy of general_x2's weights: the worker's real download fails.
-    response = http.post("/api/images/enhance", headers=alice,
-                         json={"image_base64": b64(photo(40, 30)), "model_type": MISSING_MODEL})
-    assert response.status_code == 500
-    error = response.json()["error"]
-    assert error.startswith("Error procesando imagen: ") and "RealESRGAN_x2plus" in error
+    # No offline copy of general_x2's weights: the worker's real download fails, then the
+    # worker reports the model missing and the API refuses the next request itself.
+    command = ".venv/bin/python -m pipeline.upscale.engine.weights"
+    first = http.post("/api/images/enhance", headers=alice,
+                      json={"image_base64": b64(photo(40, 30)), "model_type": MISSING_MODEL})
+    assert first.status_code == 503, first.text
+    assert 1 <= int(first.headers["Retry-After"]) <= 300
+    error = first.json()["error"]
+    assert error.startswith("Error procesando imagen: Modelo general_x2 no disponible: faltan "
+                            "sus pesos (RealESRGAN_x2plus.pth). Descárguelos con: "
+                            f"{command} fetch general_x2")
+    assert f"{command} import general_x2 ./RealESRGAN_x2plus.pth" in error
     failed = http.get("/api/images", headers=alice, params={"status": "failed"}).json()
     assert failed["total"] == 1
     (image,) = failed["images"]
     assert image["status"] == "failed" and image["error_message"] == error
     assert image["model_type"] == MISSING_MODEL and image["enhanced_width"] is None
+    deadline = time.monotonic() + 15  # the worker's report follows within a second or two
+    while _weights(http, MISSING_MODEL) != "missing":
+        assert time.monotonic() < deadline, http.get("/api/models").text
+        time.sleep(0.2)
+    again = http.post("/api/images/enhance", headers=alice,
+                      json={"image_base64": b64(photo(40, 30)), "model_type": MISSING_MODEL})
+    assert (again.status_code, again.json()) == (503, {"error": error})
+    assert http.get("/api/images", headers=alice,
+                    params={"status": "failed"}).json()["total"] == 1, "refused, not stored"
     # The same worker serves the next job.
     assert enhance(http, alice, photo(40, 30), scale=1)["enhanced_width"] == 40
 

@@ -65,7 +65,8 @@ class JobFailedError(EnhancerError):
     """A job ran and ended in ``failed`` (images) or ``error`` (videos).
 
     ``job`` is the final ``Image``/``Video`` when known; ``status`` is the HTTP status that
-    reported it (500 when ``POST /api/images/enhance`` answers the worker's error).
+    reported it (500 when ``POST /api/images/enhance`` answers the worker's error, 503 when
+    the model's weights cannot be had).
     """
 
     def __init__(self, message: str, job: Any = None, status: int | None = None) -> None:

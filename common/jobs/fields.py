@@ -25,6 +25,8 @@ ENHANCED_HEIGHT = "enhanced_height"
 GPU_USED = "gpu_used"
 PROCESSING_TIME_MS = "processing_time_ms"
 ERROR_MESSAGE = "error_message"
+# Why a job failed, for the API to answer with the right status; internal, not in any view.
+ERROR_CODE = "error_code"
 CREATED_AT = "created_at"
 UPDATED_AT = "updated_at"
 STARTED_AT = "started_at"

@@ -27,6 +27,9 @@ class VideoStatus(StrEnum):
     ERROR = "error"
 
 
+# How a failed image's ``error_message`` starts (the manual's "Error procesando imagen: ...").
+IMAGE_ERROR_PREFIX = "Error procesando imagen: "
+
 IMAGE_ACTIVE = (ImageStatus.PENDING, ImageStatus.PROCESSING)
 IMAGE_FINISHED = (ImageStatus.COMPLETED, ImageStatus.FAILED)
 VIDEO_ACTIVE = (VideoStatus.PENDING, VideoStatus.IN_PROGRESS)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from bson import ObjectId
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from common.errors import AuthError
 from ingress.auth.sessions import Sessions
@@ -50,6 +51,13 @@ SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
+# Only declares the scheme in the OpenAPI document (Swagger's "Authorize" button): the header
+# is read by ``bearer_token`` below, which answers the manual's two 401 texts.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearerAuth", bearerFormat="JWT",
+                    description="El access_token de POST /api/auth/login")
+DeclaredBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -60,7 +68,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_user(request: Request, sessions: SessionsDep) -> AuthUser:
+async def current_user(request: Request, sessions: SessionsDep, _: DeclaredBearer) -> AuthUser:
     claims = sessions.issuer.verify_access(bearer_token(request))
     if await sessions.is_revoked(claims):
         raise AuthError(INVALID_TOKEN)

@@ -25,8 +25,9 @@ from ingress.uploads import (
     base_name,
     body_kind,
     decode_base64,
+    form_boolean,
     form_parts,
-    validate,
+    validate_form,
     validate_json,
 )
 
@@ -34,9 +35,9 @@ INVALID_DATA = "Datos de imagen inválidos"
 FILE_FIELDS = ("file", "image")
 # Keeps sizes within int32 and within float range for the aspect-ratio arithmetic; the
 # output pixel budget refuses anything near it anyway.
-_MAX_DIMENSION = 2**31 - 1
+MAX_DIMENSION = 2**31 - 1
 
-Dimension = Annotated[int | None, Field(ge=1, le=_MAX_DIMENSION)]
+Dimension = Annotated[int | None, Field(ge=1, le=MAX_DIMENSION)]
 
 
 class ImageOptions(BaseModel):
@@ -59,6 +60,8 @@ class ImageOptions(BaseModel):
         if isinstance(value, bool):
             raise ValueError("debe ser un entero, no un booleano")
         return value
+
+    _face_enhance = field_validator("face_enhance", mode="before")(form_boolean)
 
     @field_validator("output_format", mode="before")
     @classmethod
@@ -136,7 +139,7 @@ async def _from_multipart(request: Request, default_scale: int) -> ImageUpload:
     async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de imagen: campo 'file' (o 'image')")
-        options = validate(ImageOptions, fields)
+        options = validate_form(ImageOptions, fields)
         spec = get_model(options.model_type)
         raw = await upload.read()
         if not raw:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -14,6 +15,8 @@ from ingress.auth import users
 from ingress.auth.current import CurrentUser, LoginThrottleDep, SessionsDep
 from ingress.auth.tokens import INVALID_TOKEN
 from ingress.deps import StoreDep
+from ingress.openapi import schemas as S
+from ingress.openapi.responses import answers
 from ingress.views import manual_timestamp
 
 log = logging.getLogger(__name__)
@@ -22,10 +25,21 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+# EmailStr (email-validator) refuses special-use domains (``.local``, ``.test``...); the
+# document says so, since the "email" format alone allows them.
+_ORDINARY_DOMAIN = (r"^(?!.*@(.*\.)?(" + "|".join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES))
+                    + r")\.?$)")
+Email = Annotated[EmailStr, Field(json_schema_extra={"pattern": _ORDINARY_DOMAIN})]
+
+
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=False)
     username: Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
-    email: EmailStr
+    email: Email
     password: Password
 
 
@@ -38,14 +52,16 @@ class RefreshRequest(BaseModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=None,
+             responses=answers({201: S.Registered}, 400, 409, 413, 503))
 async def register(body: RegisterRequest, store: StoreDep) -> dict[str, Any]:
     doc = await users.register(store, body.username, str(body.email), body.password)
     log.info("registered user %s", doc["_id"])
     return {"message": "Usuario registrado exitosamente", "user": users.public_user(doc)}
 
 
-@router.post("/login")
+@router.post("/login", response_model=None,
+             responses=answers({200: S.LoggedIn}, 400, 401, 413, 429, 503))
 async def login(
     body: LoginRequest,
     request: Request,
@@ -66,13 +82,15 @@ async def login(
     return {"message": "Login exitoso", "tokens": tokens.as_response()}
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=None,
+             responses=answers({200: S.LoggedIn}, 400, 401, 413, 503))
 async def refresh(body: RefreshRequest, sessions: SessionsDep) -> dict[str, Any]:
     tokens = await sessions.rotate(body.refresh_token)
     return {"message": "Tokens renovados exitosamente", "tokens": tokens.as_response()}
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=None,
+             responses=answers({200: S.Message}, 400, 401, 413, 503))
 async def logout(body: RefreshRequest, user: CurrentUser, sessions: SessionsDep) -> dict[str, str]:
     family = await sessions.family_of(body.refresh_token, str(user.id))
     await sessions.revoke_access(user.claims)
@@ -82,7 +100,7 @@ async def logout(body: RefreshRequest, user: CurrentUser, sessions: SessionsDep)
     return {"message": "Sesión cerrada exitosamente"}
 
 
-@router.get("/me")
+@router.get("/me", response_model=None, responses=answers({200: S.Me}, 401, 503))
 async def me(user: CurrentUser) -> dict[str, Any]:
     return {
         "user": {

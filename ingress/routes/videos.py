@@ -20,11 +20,14 @@ from common.errors import Conflict
 from common.jobs import fields as F
 from common.jobs.status import VideoStatus
 from common.models import DEFAULT_MODEL, MODEL_IDS
+from common.sizing import MAX_SCALE, MIN_SCALE
 from common.store.ids import utcnow
 from ingress.auth.current import CurrentUser
 from ingress.deps import RuntimeDep
 from ingress.downloads import blob_base64, stream_blob
 from ingress.listing import Page, PerPage, owned_page
+from ingress.openapi import schemas as S
+from ingress.openapi.responses import answers, binary
 from ingress.ownership import load_owned
 from ingress.uploads import CALLBACK_URL_FIELD, enhance_body
 from ingress.videos.documents import detail_view, submitted_view, summary_view
@@ -38,9 +41,10 @@ DELETED = "Video eliminado exitosamente"
 ENHANCED_TYPE = "video/x-matroska"
 
 _OPTION_FIELDS: dict[str, Any] = {
-    "filename": {"type": "string", "description": "Nombre original del archivo con extensión"},
+    "filename": {"type": "string", "minLength": 1, "maxLength": 255,
+                 "description": "Nombre original del archivo con extensión (ej. mi_video.mp4)"},
     "model_type": {"type": "string", "enum": list(MODEL_IDS), "default": DEFAULT_MODEL},
-    "scale": {"type": "integer", "minimum": 1, "maximum": 4},
+    "scale": {"type": "integer", "minimum": MIN_SCALE, "maximum": MAX_SCALE},
     "face_enhance": {"type": "boolean", "default": False},
     "callback_url": CALLBACK_URL_FIELD,
 }
@@ -49,7 +53,9 @@ _ENHANCE_BODY = enhance_body("video_base64", _OPTION_FIELDS, required=("filename
 _PUBLIC = {F.PROGRESS_KEYS: 0}
 
 
-@router.post("/enhance", status_code=http_status.HTTP_202_ACCEPTED, openapi_extra=_ENHANCE_BODY)
+@router.post("/enhance", status_code=http_status.HTTP_202_ACCEPTED, openapi_extra=_ENHANCE_BODY,
+             response_model=None,
+             responses=answers({202: S.VideoSubmitted}, 400, 401, 413, 503))
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     async with staged_video(request, runtime.settings.default_scale) as staged:
         doc = await submit_video(runtime, user, staged)
@@ -59,7 +65,7 @@ async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> J
     )
 
 
-@router.get("")
+@router.get("", response_model=None, responses=answers({200: S.VideoList}, 400, 401, 503))
 async def list_videos(
     user: CurrentUser,
     runtime: RuntimeDep,
@@ -77,7 +83,8 @@ async def list_videos(
     }
 
 
-@router.get("/{video_id}")
+@router.get("/{video_id}", response_model=None,
+            responses=answers({200: S.VideoOnly}, 400, 401, 404, 503))
 async def get_video(
     video_id: str, user: CurrentUser, runtime: RuntimeDep, include_base64: bool = True
 ) -> dict[str, Any]:
@@ -95,14 +102,17 @@ async def get_video(
     return {"video": detail_view(doc, utcnow(), payloads)}
 
 
-@router.delete("/{video_id}")
+@router.delete("/{video_id}", response_model=None,
+               responses=answers({200: S.Message}, 401, 404, 503))
 async def delete(video_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
     doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND, {F.ID: 1})
     await delete_video(runtime, user, doc[F.ID])
     return {"message": DELETED}
 
 
-@router.get("/{video_id}/original")
+@router.get("/{video_id}/original", response_model=None, responses=answers(
+    {200: binary("video/*", "application/octet-stream", description="the uploaded file")},
+    401, 404, 503))
 async def download_original(
     video_id: str, user: CurrentUser, runtime: RuntimeDep
 ) -> StreamingResponse:
@@ -112,7 +122,9 @@ async def download_original(
     )
 
 
-@router.get("/{video_id}/enhanced")
+@router.get("/{video_id}/enhanced", response_model=None, responses=answers(
+    {200: binary(ENHANCED_TYPE, description="the result: H.264 in Matroska")}, 401, 404, 409,
+    503))
 async def download_enhanced(
     video_id: str, user: CurrentUser, runtime: RuntimeDep
 ) -> StreamingResponse:

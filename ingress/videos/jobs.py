@@ -28,6 +28,7 @@ from common.media.probe import VideoLimits, probe_video
 from common.metrics import JOBS_SUBMITTED
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.availability import require_models
 from ingress.callbacks import callback_for
 from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
@@ -53,6 +54,7 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
 async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) -> dict[str, Any]:
     """Probe, store and publish ``staged``; the new document (status ``pending``)."""
     callback = await callback_for(runtime, user.id, staged.callback_url)  # 400 before probing
+    await require_models(runtime, staged.model_type, staged.face_enhance)
     limits = VideoLimits.from_settings(runtime.settings, scale=staged.scale)
     probe = await asyncio.to_thread(probe_video, staged.path, limits)
     store = runtime.store

@@ -32,8 +32,9 @@ from ingress.uploads import (
     base_name,
     body_kind,
     decode_base64,
+    form_boolean,
     form_parts,
-    validate,
+    validate_form,
     validate_json,
 )
 
@@ -51,6 +52,8 @@ class VideoOptions(BaseModel):
     scale: Annotated[int | None, Field(ge=MIN_SCALE, le=MAX_SCALE)] = None
     face_enhance: bool = False
     callback_url: CallbackUrl = None
+
+    _face_enhance = field_validator("face_enhance", mode="before")(form_boolean)
 
     @field_validator("scale", mode="before")
     @classmethod
@@ -134,7 +137,7 @@ async def _from_multipart(request: Request, path: Path, default_scale: int) -> S
     async with form_parts(request, FILE_FIELDS) as (upload, fields):
         if upload is None:
             raise InvalidInput("Falta el archivo de video: campo 'file' (o 'video')")
-        options = validate(VideoOptions, fields)
+        options = validate_form(VideoOptions, fields)
         name, extension, model_type, scale = _resolve(options, default_scale)
         size = await asyncio.to_thread(_copy_upload, upload, path)
         if size == 0:

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from bson import ObjectId
 
 from common.contracts import OUTPUT_MEDIA, ImageJobSubmitted
-from common.errors import EnhancerError, PermanentFailure, ServiceUnavailable
+from common.errors import EnhancerError, ModelUnavailable, PermanentFailure, ServiceUnavailable
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
-from common.jobs.status import IMAGE_ACTIVE, ImageStatus
+from common.jobs.status import IMAGE_ACTIVE, IMAGE_ERROR_PREFIX, ImageStatus
 from common.metrics import job_ended
+from common.model_status import MODEL_UNAVAILABLE
 from common.store.ids import utcnow
 from common.store.jobs import transition
 from common.webhooks.notify import notify_finished
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FAILURE_PREFIX = "Error procesando imagen: "
+FAILURE_PREFIX = IMAGE_ERROR_PREFIX
 REASON_CHARS = 300
 
 
@@ -53,11 +54,15 @@ async def _remove_results(runtime: Runtime, image_id: ObjectId, keep: str | None
                                                      keep=keep)
 
 
-async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str) -> bool:
+async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str,
+                     code: str | None = None) -> bool:
     """Move a pending/processing image to ``failed``; True if it moved (False: already
-    settled, or deleted). Idempotent: the runner's give-up hook may call it again."""
+    settled, or deleted). Idempotent: the runner's give-up hook may call it again. ``code``
+    tells the API which answer the failure deserves (``MODEL_UNAVAILABLE``: 503, whose
+    message names commands and is kept whole)."""
+    text = reason.strip()[:1000] if code == MODEL_UNAVAILABLE else short_reason(reason)
     moved = await transition(runtime.store.images, image_id, IMAGE_ACTIVE, ImageStatus.FAILED,
-                             {F.ERROR_MESSAGE: FAILURE_PREFIX + short_reason(reason)})
+                             {F.ERROR_MESSAGE: FAILURE_PREFIX + text, F.ERROR_CODE: code})
     # A killed attempt may have stored a result it never recorded; a failed or deleted job
     # keeps none. A job a twin delivery completed keeps the result it recorded (no later
     # commit can succeed once the job is settled, so nothing else can need a stored blob).
@@ -100,7 +105,8 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
         raise  # the database or broker is away: the bus retries later
     except EnhancerError as exc:
         # Bad input, missing weights, budgets, a lost original: retrying cannot help.
-        if await fail_image(runtime, image_id, str(exc)):
+        code = MODEL_UNAVAILABLE if isinstance(exc, ModelUnavailable) else None
+        if await fail_image(runtime, image_id, str(exc), code):
             raise PermanentFailure(str(exc)) from exc
         return  # deleted or settled meanwhile: nothing to report to anyone
     if await _commit(runtime, image_id, msg, result, started):

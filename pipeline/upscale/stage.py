@@ -4,16 +4,21 @@ Images (``image.submitted``) are handled in :mod:`pipeline.upscale.image_jobs`, 
 (``chunk.ready``) in :mod:`pipeline.upscale.video_chunks`; both receive the stage's
 ``UpscaleContext`` (:mod:`pipeline.upscale.enhancer`): one lazily created Enhancer per process
 and its single engine thread, so the models load once. A message about to be dead-lettered
-fails its image or its video. The stage reports which device it would use, so
-``/api/health`` can show the GPU.
+fails its image or its video. The stage reports which device it would use and which models
+it can run (``common.model_status``), so the API can show both and refuse a job whose model
+cannot be had.
 """
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 from bson import ObjectId
 
 from common.contracts import ChunkReady, ImageJobSubmitted, Message
 from common.heartbeat import WorkerInfo
+from common.model_status import REPORT_FIELD
 from common.runtime import Runtime
 from pipeline import video_jobs
 from pipeline.runner import Stage
@@ -44,6 +49,15 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
     return WorkerInfo(stage="upscale", device="cpu", device_name="CUDA not available")
 
 
+async def models_report(ctx: UpscaleContext) -> dict[str, Any]:
+    """The heartbeat's ``models``: each model's weights state on this host (no torch)."""
+    from pipeline.upscale.engine import weights
+
+    states = await asyncio.to_thread(weights.report, ctx.runtime.settings.models_dir)
+    return {REPORT_FIELD: {key: state.to_doc() for key, state in states.items()}}
+
+
 STAGE = Stage(name="upscale",
               handlers={ImageJobSubmitted: handle_image_submitted, ChunkReady: handle_chunk_ready},
-              context=UpscaleContext.open, worker_info=worker_info, on_give_up=on_give_up)
+              context=UpscaleContext.open, worker_info=worker_info, on_give_up=on_give_up,
+              report=models_report)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.embedded import Service, embedded_service
-from tests.image_models import OFFLINE_WEIGHTS, image_models
+from tests.image_models import OFFLINE_WEIGHTS, image_models, private_copy
 
 __all__ = ["image_models"]  # the session fixture, imported so pytest finds it here
 
@@ -31,8 +31,9 @@ SERVICE_ENV = {
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory, image_models: Path) -> Iterator[Service]:
-    with embedded_service(tmp_path_factory.mktemp("client-service"),
-                          MODELS_DIR=str(image_models), **SERVICE_ENV) as running:
+    folder = tmp_path_factory.mktemp("client-service")
+    with embedded_service(folder, MODELS_DIR=str(private_copy(image_models, folder)),
+                          **SERVICE_ENV) as running:
         yield running
 
 

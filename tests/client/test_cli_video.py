@@ -40,8 +40,8 @@ def test_a_failed_video_exits_1_with_the_services_message(cli: Cli, logged_in: A
     failed = cli("video", "clip.mp4", "--model", MISSING_MODEL, "-o", "never.mkv")
     assert failed.returncode == 1
     last = failed.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: Error al procesar el video: no se pudo descargar "
-                           "RealESRGAN_x2plus.pth")
+    assert last.startswith("error: Error al procesar el video: Modelo general_x2 no disponible: "
+                           "faltan sus pesos (RealESRGAN_x2plus.pth)")
     assert not (tmp_path / "never.mkv").exists()
 
 

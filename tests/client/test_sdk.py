@@ -46,9 +46,10 @@ def test_a_failed_job_carries_the_workers_message(service: Service, account: Acc
     with Client(service.url, account.email, account.password) as api, \
             pytest.raises(JobFailedError) as failed:
         api.enhance_image(photo(24, 24), model_type=MISSING_MODEL)
-    assert failed.value.status == 500
+    assert failed.value.status == 503
     assert failed.value.message.startswith(
-        "Error procesando imagen: no se pudo descargar RealESRGAN_x2plus.pth")
+        "Error procesando imagen: Modelo general_x2 no disponible: faltan sus pesos "
+        "(RealESRGAN_x2plus.pth). Descárguelos con: ")
 
 
 def test_image_round_trip(service: Service, account: Account, tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ async def test_health_is_the_manuals_shape_when_all_is_up(runtime: Runtime) -> N
     assert body["services"]["mongodb"] == "ok"
     assert body["services"]["broker"] == "ok (in-process)"
     assert body["services"]["gpu"] == "unknown (no upscale worker running)"
+    assert body["services"]["models"] == "unknown (no upscale worker running)"
 
 
 async def test_health_names_the_gpu_of_a_live_upscale_worker(runtime: Runtime) -> None:
@@ -116,6 +117,7 @@ async def test_health_is_degraded_503_while_the_database_is_down(tmp_path: Path)
         assert body["status"] == "degraded"
         assert body["services"]["mongodb"] == "unavailable"
         assert body["services"]["gpu"] == "unknown (database unavailable)"
+        assert body["services"]["models"] == "unknown (database unavailable)"
 
         await server.start()  # the same data directory and port: the client reconnects
         for _ in range(60):
@@ -144,3 +146,4 @@ async def test_info_reports_version_device_and_limits_but_no_paths(runtime: Runt
     assert info["device"]["use_gpu"] is True
     assert info["tiling"] == {"tile_size": 512, "tile_pad": 10}
     assert info["limits"]["max_input_pixels"] == runtime.settings.max_input_pixels
+    assert info["face_enhance"] == {"available": False, "weights": "unknown"}

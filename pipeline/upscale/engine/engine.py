@@ -3,8 +3,8 @@
 Each network runs at its native scale; the result (faces restored at that scale when asked) is
 then resized with Lanczos (area when shrinking) to the size the manual's rules give, so every
 model accepts scale 1–4 and ``output_width``/``output_height``. Models load once per process
-(thread-safe cache); weights resolve through ``weights`` (official file, else a local variant,
-else a verified download when ``auto_fetch``).
+(thread-safe cache); weights resolve through ``weights.obtain`` (a verified file on disk, else,
+when ``auto_fetch``, the official download or a conversion of the installed ncnn release).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class Enhancer:
                  precision: Precision = "auto", tile_size: int | Literal["auto"] = 512,
                  tile_pad: int = 10,
                  models_dir: Path | str = Path("models"), auto_fetch: bool = True,
+                 weights_base_url: str | None = None,
                  batch_size: int = 4, channels_last: bool = True, compile_model: bool = False,
                  compile_dynamic: bool = True,
                  alpha_upsampler: str = "model", face_restorer: Any = None,
@@ -82,6 +83,7 @@ class Enhancer:
         self.tile_pad = tile_pad
         self.models_dir = Path(models_dir)
         self.auto_fetch = auto_fetch
+        self.weights_base_url = weights_base_url or None
         self.batch_size = max(1, batch_size)
         self.compile_model = compile_model
         self.compile_dynamic = compile_dynamic
@@ -102,6 +104,7 @@ class Enhancer:
             "models_dir": settings.models_dir, "max_input_pixels": settings.max_input_pixels,
             "max_output_pixels": settings.max_output_pixels,
             "default_scale": settings.default_scale,
+            "weights_base_url": settings.weights_base_url,
         }
         options.update(overrides)
         return cls(**options)
@@ -133,8 +136,9 @@ class Enhancer:
                 return self._nets[spec.id]
             started = time.perf_counter()
             if state_dict is None:
-                path = weights.resolve(spec.weights_file, self.models_dir,
-                                       auto_fetch=self.auto_fetch)
+                path = weights.obtain(spec.weights_file, self.models_dir,
+                                      download=self.auto_fetch, convert=self.auto_fetch,
+                                      base_url=self.weights_base_url)
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
             net = self._prepare(load_weights(network_for(spec).build(), state_dict))
             MODEL_LOAD_SECONDS.labels(spec.id).observe(time.perf_counter() - started)
@@ -147,11 +151,19 @@ class Enhancer:
             if self._face_restorer is None:
                 from pipeline.upscale.engine.faces import FaceRestorer
 
-                path = weights.resolve(weights.FACE_WEIGHTS, self.models_dir,
-                                       auto_fetch=self.auto_fetch)
+                path = weights.obtain(weights.FACE_WEIGHTS, self.models_dir,
+                                      download=self.auto_fetch, convert=self.auto_fetch,
+                                      base_url=self.weights_base_url)
                 self._face_restorer = FaceRestorer(path, device=self.runtime.device,
                                                    dtype=self.runtime.dtype)
             return self._face_restorer
+
+    def _models_for(self, spec: ModelSpec, face_enhance: bool) -> None:
+        """Load (obtaining the weights if need be) every model a job needs before running any:
+        missing GFPGAN weights fail the job before the upscale, not after it."""
+        self.load_model(spec)
+        if face_enhance:
+            self.face_restorer()
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -197,6 +209,7 @@ class Enhancer:
         image = decode_image(source, max_pixels=self.max_input_pixels)
         width, height = self.plan(image.width, image.height, spec, scale=scale,
                                   output_width=output_width, output_height=output_height)
+        self._models_for(spec, face_enhance)
         alpha = image.alpha
         alpha_needs_model = (alpha is not None and self.alpha_upsampler == "model"
                              and float(alpha.min()) != float(alpha.max()))
@@ -241,6 +254,7 @@ class Enhancer:
         count, in_h, in_w = stack.shape[:3]
         width, height = self.plan(in_w, in_h, spec, scale=scale, output_width=output_width,
                                   output_height=output_height)
+        self._models_for(spec, face_enhance)
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for start in range(0, count, self.batch_size):
             chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0

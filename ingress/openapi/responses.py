@@ -1,0 +1,64 @@
+"""What each route documents it answers: its success body and every error status it returns.
+
+Routes pass ``responses=answers(...)`` and ``response_model=None`` (the views build the bodies;
+the models here only describe them). Every error is the manual's ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from ingress.openapi.schemas import ErrorBody
+
+_RETRY_AFTER = {"Retry-After": {"description": "segundos hasta el próximo intento útil",
+                                "schema": {"type": "integer", "minimum": 1}}}
+
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Entrada inválida: nombra el campo y el motivo", "Datos de imagen inválidos"),
+    401: ("Falta el token o no es válido (también si expiró o fue revocado)",
+          "Token de autenticación requerido"),
+    404: ("No existe o no es del usuario (no se distingue)", "Imagen no encontrada"),
+    409: ("Conflicto con el estado actual", "El email ya está registrado"),
+    413: ("Cuerpo o imagen por encima de los límites configurados",
+          "Solicitud demasiado grande: el máximo es 67108864 bytes"),
+    429: ("Demasiados intentos; reintente tras Retry-After",
+          "Demasiados intentos fallidos. Intente de nuevo en 300 segundos"),
+    500: ("El worker no pudo procesar la imagen", "Error procesando imagen: CUDA out of memory"),
+    503: ("Un servicio no responde (base de datos, broker), o los pesos del modelo pedido no "
+          "se pueden obtener: el mensaje dice qué comando los descarga o importa",
+          "Modelo general_v3 no disponible: faltan sus pesos (realesr-general-x4v3.pth). "
+          "Descárguelos con: .venv/bin/python -m pipeline.upscale.engine.weights fetch "
+          "general_v3 ..."),
+}
+
+
+def error(status: int) -> dict[str, Any]:
+    description, example = ERRORS[status]
+    answer: dict[str, Any] = {
+        "model": ErrorBody, "description": description,
+        "content": {"application/json": {"example": {"error": example}}},
+    }
+    if status in (429, 503):
+        answer["headers"] = _RETRY_AFTER
+    return answer
+
+
+def answers(ok: dict[int, type[BaseModel] | dict[str, Any]], *errors: int,
+            ) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each success status with its body model (or a raw
+    OpenAPI response), then the given error statuses."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status, body in ok.items():
+        documented[status] = body if isinstance(body, dict) else {"model": body}
+    for status in errors:
+        documented[status] = error(status)
+    return documented
+
+
+def binary(*media_types: str, description: str) -> dict[str, Any]:
+    """A download: the file's bytes in one of ``media_types``."""
+    return {"description": description,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                        for t in media_types}}
