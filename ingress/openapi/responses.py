@@ -52,9 +52,13 @@ def answers(ok: dict[int, type[BaseModel] | dict[str, Any]], *errors: int,
     documented: dict[int | str, dict[str, Any]] = {}
     for status, body in ok.items():
         documented[status] = body if isinstance(body, dict) else {"model": body}
-    for status in errors:
-        documented[status] = error(status)
-    return documented
+    return documented | error_answers(*errors)
+
+
+def error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose success body is its ``response_model``: only the
+    error statuses it can really answer."""
+    return {status: error(status) for status in statuses}
 
 
 def binary(*media_types: str, description: str) -> dict[str, Any]:

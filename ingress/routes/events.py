@@ -30,7 +30,7 @@ from ingress.events.stream import job_events
 from ingress.events.tickets import TICKET_SECONDS, Ticket, issue_ticket, verify_ticket
 from ingress.events.watcher import JobWatcher
 from ingress.images.jobs import NOT_FOUND as IMAGE_NOT_FOUND
-from ingress.responses import error_responses
+from ingress.openapi.responses import error_answers
 from ingress.videos.jobs import NOT_FOUND as VIDEO_NOT_FOUND
 
 router = APIRouter(tags=["events"])
@@ -43,7 +43,7 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "is the job's last update in ms, to resume with Last-Event-ID",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
-    **error_responses(401, 404),
+    **error_answers(401, 404),
 }
 
 
@@ -73,7 +73,7 @@ async def _stream(request: Request, runtime: Runtime, sessions: Sessions, issuer
             raise AuthError(INVALID_TOKEN)
         owner = user["_id"]
     else:
-        owner = (await current_user(request, sessions)).id
+        owner = (await current_user(request, sessions, None)).id
     jobs = runtime.store.images if kind == "image" else runtime.store.videos
     doc = await get_owned(jobs, job_id, owner)
     if doc is None:
@@ -111,14 +111,14 @@ async def video_events(video_id: str, request: Request, runtime: RuntimeDep,
 
 
 @router.post("/api/images/{image_id}/events/ticket", response_model=EventTicket,
-             responses=error_responses(401, 404))
+             responses=error_answers(401, 404))
 async def image_events_ticket(image_id: str, user: CurrentUser, runtime: RuntimeDep,
                               issuer: TokenIssuerDep) -> EventTicket:
     return await _ticket(runtime, issuer, user.id, "image", image_id)
 
 
 @router.post("/api/videos/{video_id}/events/ticket", response_model=EventTicket,
-             responses=error_responses(401, 404))
+             responses=error_answers(401, 404))
 async def video_events_ticket(video_id: str, user: CurrentUser, runtime: RuntimeDep,
                               issuer: TokenIssuerDep) -> EventTicket:
     return await _ticket(runtime, issuer, user.id, "video", video_id)

@@ -14,7 +14,7 @@ from common.metrics import observe_queues
 from common.metrics.exposition import CONTENT_TYPE_LATEST, UNAUTHORIZED, authorized, render
 from ingress.deps import RuntimeDep
 from ingress.errors import error_response
-from ingress.responses import error_responses
+from ingress.openapi.responses import error_answers
 
 router = APIRouter(tags=["system"])
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["system"])
 @router.get("/metrics", response_class=Response, responses={
     200: {"description": "Prometheus text format 0.0.4",
           "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
-    **error_responses(401)})
+    **error_answers(401)})
 async def metrics(request: Request, runtime: RuntimeDep) -> Response:
     if not authorized(runtime.settings.metrics_token, request.headers.get("authorization")):
         return error_response(401, UNAUTHORIZED)

@@ -19,7 +19,7 @@ from ingress.auth.current import CurrentUser
 from ingress.callbacks import checked_url
 from ingress.deps import RuntimeDep
 from ingress.listing import Page, PerPage, owned_page
-from ingress.responses import error_responses
+from ingress.openapi.responses import error_answers
 from ingress.views import timestamp_or_none
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -80,12 +80,12 @@ def _settings(doc: dict[str, Any]) -> WebhookSettings:
                            secret=doc[R.USER_WEBHOOK_SECRET])
 
 
-@router.get("", response_model=WebhookAnswer, responses=error_responses(401))
+@router.get("", response_model=WebhookAnswer, responses=error_answers(401))
 async def get_webhook(user: CurrentUser, runtime: RuntimeDep) -> WebhookAnswer:
     return WebhookAnswer(webhook=_settings(await R.user_webhook(runtime.store, user.id)))
 
 
-@router.put("", response_model=WebhookChanged, responses=error_responses(400, 401))
+@router.put("", response_model=WebhookChanged, responses=error_answers(400, 401))
 async def set_webhook(body: WebhookUpdate, user: CurrentUser,
                       runtime: RuntimeDep) -> WebhookChanged:
     url = await checked_url(runtime, body.callback_url) if body.callback_url else None
@@ -94,7 +94,7 @@ async def set_webhook(body: WebhookUpdate, user: CurrentUser,
     return WebhookChanged(message=UPDATED, webhook=_settings(doc))
 
 
-@router.post("/secret", response_model=WebhookChanged, responses=error_responses(401))
+@router.post("/secret", response_model=WebhookChanged, responses=error_answers(401))
 async def rotate_secret(user: CurrentUser, runtime: RuntimeDep) -> WebhookChanged:
     await runtime.store.users.update_one({"_id": user.id},
                                          {"$set": {R.USER_WEBHOOK_SECRET: new_secret()}})
@@ -102,7 +102,7 @@ async def rotate_secret(user: CurrentUser, runtime: RuntimeDep) -> WebhookChange
     return WebhookChanged(message=ROTATED, webhook=_settings(doc))
 
 
-@router.get("/deliveries", response_model=DeliveryPage, responses=error_responses(400, 401))
+@router.get("/deliveries", response_model=DeliveryPage, responses=error_answers(400, 401))
 async def list_deliveries(
     user: CurrentUser,
     runtime: RuntimeDep,
