@@ -19,8 +19,9 @@ async def checked_url(runtime: Runtime, url: str) -> str:
 
 
 async def callback_for(runtime: Runtime, user_id: ObjectId, requested: str | None) -> str | None:
-    """Where the job's webhook goes: ``requested`` once checked, else the user's default."""
-    if requested and requested.strip():
+    """Where the job's webhook goes: ``requested`` once checked, else (None or "") the user's
+    default."""
+    if requested:
         return await checked_url(runtime, requested)
     user = await runtime.store.users.find_one({"_id": user_id}, {USER_WEBHOOK_URL: 1})
     return (user or {}).get(USER_WEBHOOK_URL) or None

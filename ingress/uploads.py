@@ -24,17 +24,22 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo
 from starlette.datastructures import FormData, UploadFile
 
 from common.errors import InvalidInput, UnsupportedFormat
+from common.webhooks.addresses import CALLBACK_URL_PATTERN, MAX_URL_LENGTH
 
 Model = TypeVar("Model", bound=BaseModel)
-# Where to POST the job once it ends (checked against SSRF at submission: ingress.webhooks);
-# empty means none.
-CallbackUrl = Annotated[str | None, Field(max_length=2048)]
+# Where to POST the job once it ends (checked at submission: ``ingress.callbacks``); empty
+# means the user's default. The pattern is the rule the check applies to the text.
+CallbackUrl = Annotated[str, Field(max_length=MAX_URL_LENGTH,
+                                   json_schema_extra={"pattern": CALLBACK_URL_PATTERN})] | None
+CALLBACK_URL_RULE = (
+    "URL http(s) (sin credenciales ni espacios; puerto 1-65535) cuyo host resuelva ahora a "
+    "direcciones públicas (WEBHOOK_ALLOW_NETWORKS añade redes); si no, 400")
 CALLBACK_URL_FIELD: dict[str, Any] = {
     "type": "string",
-    "format": "uri",
-    "maxLength": 2048,
-    "description": "URL http(s) pública a la que se envía el trabajo firmado cuando termina "
-    "(por defecto, la de PUT /api/webhooks)",
+    "pattern": CALLBACK_URL_PATTERN,
+    "maxLength": MAX_URL_LENGTH,
+    "description": f"{CALLBACK_URL_RULE}. Recibe el trabajo firmado cuando termina; vacía: "
+    "la de PUT /api/webhooks",
 }
 _DATA_URL = re.compile(r"^data:[^,;]*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +23,35 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2048
 _RESOLVE_TIMEOUT = 5.0
+
+
+def _ipv6() -> str:
+    """RFC 3986's IPv6address, form by form (the forms ``ipaddress`` reads, no zone ids)."""
+    h16 = "[0-9A-Fa-f]{1,4}"
+    octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+    ls32 = f"(?:{h16}:{h16}|{octet}(?:[.]{octet}){{3}})"
+
+    def head(n: int) -> str:  # [ *n( h16 ":" ) h16 ]
+        return f"(?:(?:{h16}:){{0,{n}}}{h16})?"
+
+    forms = [f"(?:{h16}:){{6}}{ls32}", f"::(?:{h16}:){{5}}{ls32}",
+             f"{head(0)}::(?:{h16}:){{4}}{ls32}", f"{head(1)}::(?:{h16}:){{3}}{ls32}",
+             f"{head(2)}::(?:{h16}:){{2}}{ls32}", f"{head(3)}::{h16}:{ls32}",
+             f"{head(4)}::{ls32}", f"{head(5)}::{h16}", f"{head(6)}::"]
+    return "(?:" + "|".join(forms) + ")"
+
+
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+# What a callback URL may look like, as /openapi.json states it and parse_target applies it:
+# http(s), a host (a name of DNS labels, which includes dotted IPv4, or a bracketed IPv6),
+# an optional port 1-65535, then path, query and fragment in visible ASCII (no spaces, no
+# credentials). Empty means "none". Where the host may lead is checked after (AddressPolicy).
+CALLBACK_URL_PATTERN = (
+    f"^(?:[Hh][Tt][Tt][Pp][Ss]?://(?:{_LABEL}(?:[.]{_LABEL})*|\\[{_ipv6()}\\])"
+    f"(?::{_PORT})?(?:[/?#][!-~]*)?)?$"
+)
+_CALLBACK_URL = re.compile(CALLBACK_URL_PATTERN)
 
 
 class ForbiddenAddress(InvalidInput):
@@ -54,11 +84,12 @@ class AddressPolicy:
 
 
 def parse_target(url: str) -> Target:
-    """The parts of an acceptable callback URL, or ``InvalidInput`` saying what is wrong."""
+    """The parts of a callback URL written as CALLBACK_URL_PATTERN says (not empty), or
+    ``InvalidInput`` saying what is wrong."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"callback_url inválida: más de {MAX_URL_LENGTH} caracteres")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise InvalidInput(f"callback_url inválida: {exc}") from None
@@ -68,8 +99,11 @@ def parse_target(url: str) -> Target:
         raise InvalidInput("callback_url inválida: falta el host")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("callback_url inválida: no incluya credenciales en la URL")
+    if not url or not _CALLBACK_URL.fullmatch(url):
+        raise InvalidInput("callback_url inválida: escríbala como http(s)://host[:puerto][/ruta], "
+                           "con un host válido y sin espacios ni caracteres fuera de ASCII")
     default = 443 if parts.scheme == "https" else 80
-    return Target(url.strip(), parts.scheme, parts.hostname, port or default)
+    return Target(url, parts.scheme, parts.hostname, port or default)
 
 
 async def permitted_addresses(host: str, port: int, policy: AddressPolicy) -> list[str]:
@@ -86,7 +120,7 @@ async def permitted_addresses(host: str, port: int, policy: AddressPolicy) -> li
             async with asyncio.timeout(_RESOLVE_TIMEOUT):
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, type=socket.SOCK_STREAM)
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError, UnicodeError):  # UnicodeError: a name IDNA cannot encode
             raise InvalidInput(f"callback_url inválida: no se pudo resolver {host}") from None
         found = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
     refused = [address for address in found if not policy.permits(address)]

@@ -8,7 +8,7 @@ each job end's delivery with all its attempts, newest first. See README, "Webhoo
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from ingress.callbacks import checked_url
 from ingress.deps import RuntimeDep
 from ingress.listing import Page, PerPage, owned_page
 from ingress.openapi.responses import error_answers
+from ingress.uploads import CALLBACK_URL_RULE, CallbackUrl
 from ingress.views import timestamp_or_none
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -43,8 +44,7 @@ class WebhookChanged(BaseModel):
 
 
 class WebhookUpdate(BaseModel):
-    callback_url: Annotated[str | None, Field(max_length=2048)] = Field(
-        description="URL http(s) pública; null la quita")
+    callback_url: CallbackUrl = Field(description=f"{CALLBACK_URL_RULE}. null o vacía la quita")
 
 
 class Attempt(BaseModel):
@@ -80,12 +80,13 @@ def _settings(doc: dict[str, Any]) -> WebhookSettings:
                            secret=doc[R.USER_WEBHOOK_SECRET])
 
 
-@router.get("", response_model=WebhookAnswer, responses=error_answers(401))
+@router.get("", response_model=WebhookAnswer, responses=error_answers(401, 503))
 async def get_webhook(user: CurrentUser, runtime: RuntimeDep) -> WebhookAnswer:
     return WebhookAnswer(webhook=_settings(await R.user_webhook(runtime.store, user.id)))
 
 
-@router.put("", response_model=WebhookChanged, responses=error_answers(400, 401))
+@router.put("", response_model=WebhookChanged,
+            responses=error_answers(400, 401, 413, 503))
 async def set_webhook(body: WebhookUpdate, user: CurrentUser,
                       runtime: RuntimeDep) -> WebhookChanged:
     url = await checked_url(runtime, body.callback_url) if body.callback_url else None
@@ -94,7 +95,7 @@ async def set_webhook(body: WebhookUpdate, user: CurrentUser,
     return WebhookChanged(message=UPDATED, webhook=_settings(doc))
 
 
-@router.post("/secret", response_model=WebhookChanged, responses=error_answers(401))
+@router.post("/secret", response_model=WebhookChanged, responses=error_answers(401, 503))
 async def rotate_secret(user: CurrentUser, runtime: RuntimeDep) -> WebhookChanged:
     await runtime.store.users.update_one({"_id": user.id},
                                          {"$set": {R.USER_WEBHOOK_SECRET: new_secret()}})
@@ -102,7 +103,8 @@ async def rotate_secret(user: CurrentUser, runtime: RuntimeDep) -> WebhookChange
     return WebhookChanged(message=ROTATED, webhook=_settings(doc))
 
 
-@router.get("/deliveries", response_model=DeliveryPage, responses=error_answers(400, 401))
+@router.get("/deliveries", response_model=DeliveryPage,
+            responses=error_answers(400, 401, 503))
 async def list_deliveries(
     user: CurrentUser,
     runtime: RuntimeDep,

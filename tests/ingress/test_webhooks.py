@@ -73,6 +73,23 @@ async def test_the_requested_url_or_else_the_users_default_is_kept_on_the_job(
     assert list(urls.values()) == [None, HOOK + "?own=1", HOOK, HOOK + "?form=1"]
 
 
+async def test_the_document_s_pattern_is_the_rule_and_empty_means_the_default(
+        client: httpx.AsyncClient, user: SignedUp, runtime: Runtime) -> None:
+    assert (await client.put("/api/webhooks", headers=user.headers,
+                             json={"callback_url": HOOK})).status_code == 200
+    defaulted = await submitted_id(client, user, picture(32, 32), callback_url="")
+    doc = await runtime.store.images.find_one({"_id": ObjectId(defaulted)})
+    assert doc is not None and doc["callback_url"] == HOOK
+    for url in (" " + HOOK, HOOK + "\n", "http://127.0.0.1:9/a b", "http://127.0.0.1:0/"):
+        refused = await submit(client, user, picture(32, 32), callback_url=url)
+        assert refused.status_code == 400, url
+        assert "http(s)://host[:puerto][/ruta]" in refused.json()["error"]
+        again = await client.put("/api/webhooks", headers=user.headers, json={"callback_url": url})
+        assert again.json() == refused.json()
+    cleared = await client.put("/api/webhooks", headers=user.headers, json={"callback_url": ""})
+    assert cleared.status_code == 200 and cleared.json()["webhook"]["callback_url"] is None
+
+
 async def test_webhook_settings_and_secret(client: httpx.AsyncClient, user: SignedUp,
                                            sign_up: SignUp) -> None:
     first = await client.get("/api/webhooks", headers=user.headers)

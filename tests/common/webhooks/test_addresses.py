@@ -4,12 +4,14 @@ names that resolve locally, literals otherwise)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
 from common.errors import InvalidInput
 from common.settings import Settings
 from common.webhooks.addresses import (
+    CALLBACK_URL_PATTERN,
     AddressPolicy,
     ForbiddenAddress,
     check_callback_url,
@@ -53,6 +55,11 @@ def test_an_operator_network_is_permitted_and_nothing_else_is() -> None:
     ("https://user:pw@example.com/", "credenciales"),
     ("https://example.com:99999/", "inválida"),
     ("https://example.com/" + "a" * 2100, "caracteres"),
+    (" https://example.com/hook", "sin espacios"),
+    ("https://example.com/a b", "sin espacios"),
+    ("https://exa..mple.com/", "host válido"),
+    ("https://example.com:0/", "puerto"),
+    ("https://[1:::2]/", "inválida"),
 ])
 def test_bad_urls_are_refused_with_the_reason(url: str, says: str) -> None:
     with pytest.raises(InvalidInput, match=says):
@@ -73,10 +80,24 @@ async def test_a_name_is_judged_by_what_it_resolves_to() -> None:
         await check_callback_url("http://169.254.169.254/latest/meta-data/", STRICT)
     with pytest.raises(ForbiddenAddress):
         await check_callback_url("http://[::1]:8080/", STRICT)
-    assert await check_callback_url(" https://93.184.216.34/hook ", STRICT) == \
+    assert await check_callback_url("https://93.184.216.34/hook", STRICT) == \
         "https://93.184.216.34/hook"
 
 
 async def test_a_name_that_does_not_resolve_is_refused() -> None:
     with pytest.raises(InvalidInput, match="no se pudo resolver"):
         await permitted_addresses("no-such-host.invalid", 443, STRICT)
+    for unencodable in ("a..b", "x" * 64 + ".com"):  # IDNA refuses these: UnicodeError
+        with pytest.raises(InvalidInput, match="no se pudo resolver"):
+            await permitted_addresses(unencodable, 443, STRICT)
+
+
+@pytest.mark.parametrize("url", [
+    "http://a", "HTTPS://Example.COM:65535/x?y=1#z", "http://[::1]/", "http://[1::2:3]:8/",
+    "http://[::ffff:10.0.0.1]:8080/x", "http://[1:2:3:4:5:6:1.2.3.4]/", "http://1.2.3.4/",
+])
+def test_what_the_pattern_admits_parses(url: str) -> None:
+    """CALLBACK_URL_PATTERN (the document's rule) and parse_target agree on these forms."""
+    assert re.fullmatch(CALLBACK_URL_PATTERN, url)
+    target = parse_target(url)
+    assert target.url == url and target.scheme in ("http", "https")
