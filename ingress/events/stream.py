@@ -28,7 +28,9 @@ from ingress.events.watcher import JobWatcher
 
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 2000
+PROGRESS, GONE = "progress", "error"
 FINAL_EVENTS = {"completed": "completed", "failed": "error", "error": "error"}
+EVENTS = (PROGRESS, *dict.fromkeys(FINAL_EVENTS.values()))  # as /openapi.json lists them
 _VOLATILE = ("processing_fps", "eta_seconds")
 
 
@@ -60,13 +62,13 @@ async def job_events(watcher: JobWatcher, kind: JobKind, job_id: ObjectId,
         sent: dict[str, Any] | None = None
         while True:
             if doc is None:
-                yield format_event("error", {"error": not_found})
+                yield format_event(GONE, {"error": not_found})
                 return
             view = job_summary(kind, doc, utcnow())
             final = FINAL_EVENTS.get(doc[F.STATUS])
             fresh = seen is None or event_id(doc) > seen
             if final is not None or (fresh and _shown(view) != sent):
-                yield format_event(final or "progress", view, event_id(doc))
+                yield format_event(final or PROGRESS, view, event_id(doc))
                 sent, quiet_since = _shown(view), loop.time()
                 if final is not None:
                     return

@@ -6,6 +6,7 @@ the models here only describe them). Every error is the manual's ``{"error": "..
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,8 +35,9 @@ ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
-def error(status: int) -> dict[str, Any]:
-    description, example = ERRORS[status]
+def error(status: int, example: str | None = None) -> dict[str, Any]:
+    description, usual = ERRORS[status]
+    example = example or usual
     answer: dict[str, Any] = {
         "model": ErrorBody, "description": description,
         "content": {"application/json": {"example": {"error": example}}},
@@ -55,10 +57,11 @@ def answers(ok: dict[int, type[BaseModel] | dict[str, Any]], *errors: int,
     return documented | error_answers(*errors)
 
 
-def error_answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_answers(*statuses: int, examples: dict[int, str] | None = None,
+                  ) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route whose success body is its ``response_model``: only the
-    error statuses it can really answer."""
-    return {status: error(status) for status in statuses}
+    error statuses it can really answer (``examples``: a route's own text for some)."""
+    return {status: error(status, (examples or {}).get(status)) for status in statuses}
 
 
 def binary(*media_types: str, description: str) -> dict[str, Any]:
@@ -66,3 +69,31 @@ def binary(*media_types: str, description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {t: {"schema": {"type": "string", "format": "binary"}}
                         for t in media_types}}
+
+
+def _json_text(*models: type[BaseModel]) -> dict[str, Any]:
+    refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in models]
+    return {"type": "string", "contentMediaType": "application/json",
+            "contentSchema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
+
+
+def event_stream(job: type[BaseModel], events: Sequence[str], gone: str, *,
+                 description: str) -> dict[str, Any]:
+    """A ``text/event-stream`` answer. OpenAPI 3.1 has no ``itemSchema``, so ``schema``
+    describes one event as an SSE parser hands it over (``event``, ``data``, ``id``,
+    ``retry``): one of ``events`` whose ``data`` is the job object as JSON (``job``, a
+    component the document already holds), or ``gone`` with the error body once the job is
+    deleted."""
+    event_id = {"type": "string", "pattern": "^[0-9]+$",
+                "description": "última actualización del trabajo en ms (Last-Event-ID)"}
+    retry = {"type": "integer", "minimum": 0}
+    shapes = [
+        {"type": "object", "required": ["event", "data"],
+         "properties": {"event": {"enum": list(events)}, "data": _json_text(job),
+                        "id": event_id, "retry": retry}},
+        {"type": "object", "required": ["event", "data"],
+         "properties": {"event": {"const": gone}, "data": _json_text(ErrorBody),
+                        "id": event_id, "retry": retry}},
+    ]
+    return {"description": description,
+            "content": {"text/event-stream": {"schema": {"anyOf": shapes}}}}

@@ -4,47 +4,57 @@ Server-Sent Events (``ingress/events/stream.py`` has the contract), served by an
 replica from the job document (``ingress/events/watcher.py``). Authentication is the usual
 Bearer header, or a ``ticket`` query parameter for browsers (``ingress/events/tickets.py``).
 Another user's job, a missing one and a malformed id answer the routes' usual 404 before the
-stream starts.
+stream starts. The document declares both ways in (``bearerAuth`` or ``eventTicket``: either
+one opens the stream) and describes each event (``responses.event_stream``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from bson import ObjectId
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from fastapi.security import APIKeyQuery
 from pydantic import BaseModel
 
 from common.contracts import JobKind
 from common.errors import AuthError, NotFound
 from common.runtime import Runtime
 from common.store.jobs import get_owned
-from ingress.auth.current import CurrentUser, SessionsDep, current_user
+from ingress.auth.current import CurrentUser, DeclaredBearer, SessionsDep, current_user
 from ingress.auth.sessions import Sessions
 from ingress.auth.tokens import INVALID_TOKEN, TokenIssuer
 from ingress.auth.users import active_user
 from ingress.deps import RuntimeDep, TokenIssuerDep
-from ingress.events.stream import job_events
+from ingress.events.stream import EVENTS, GONE, job_events
 from ingress.events.tickets import TICKET_SECONDS, Ticket, issue_ticket, verify_ticket
 from ingress.events.watcher import JobWatcher
 from ingress.images.jobs import NOT_FOUND as IMAGE_NOT_FOUND
-from ingress.openapi.responses import error_answers
+from ingress.openapi import schemas as S
+from ingress.openapi.responses import error_answers, event_stream
 from ingress.videos.jobs import NOT_FOUND as VIDEO_NOT_FOUND
 
 router = APIRouter(tags=["events"])
 
 _NOT_FOUND = {"image": IMAGE_NOT_FOUND, "video": VIDEO_NOT_FOUND}
-_STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "text/event-stream: `event: progress` while the job runs (data: the job "
-        "object without base64 fields), then `event: completed` or `event: error`; `id:` "
-        "is the job's last update in ms, to resume with Last-Event-ID",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    },
-    **error_answers(401, 404),
-}
+_STREAM_DESCRIPTION = (
+    "text/event-stream: `event: progress` while the job runs (data: the job object without "
+    "base64 fields), then `event: completed` or `event: error` and the stream ends; `id:` is "
+    "the job's last update in ms, to resume with the Last-Event-ID header")
+
+
+def _stream_doc(job: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {200: event_stream(job, EVENTS, GONE, description=_STREAM_DESCRIPTION),
+            **error_answers(401, 404, 503)}
+
+
+# Declares the second way in (EventSource sends no headers); ``verify_ticket`` checks it.
+TICKET = APIKeyQuery(name="ticket", scheme_name="eventTicket", auto_error=False,
+                     description="Un ticket de POST .../events/ticket: abre solo el stream de "
+                     "ese trabajo, en lugar de Authorization: Bearer")
+TicketParam = Annotated[str | None, Depends(TICKET)]
 
 
 class EventTicket(BaseModel):
@@ -95,30 +105,30 @@ async def _ticket(runtime: Runtime, issuer: TokenIssuer, user_id: ObjectId, kind
 
 
 @router.get("/api/images/{image_id}/events", response_class=StreamingResponse,
-            responses=_STREAM_DOC)
+            responses=_stream_doc(S.ImageSummary))
 async def image_events(image_id: str, request: Request, runtime: RuntimeDep,
-                       sessions: SessionsDep, issuer: TokenIssuerDep,
-                       ticket: str | None = None) -> StreamingResponse:
+                       sessions: SessionsDep, issuer: TokenIssuerDep, _: DeclaredBearer,
+                       ticket: TicketParam) -> StreamingResponse:
     return await _stream(request, runtime, sessions, issuer, "image", image_id, ticket)
 
 
 @router.get("/api/videos/{video_id}/events", response_class=StreamingResponse,
-            responses=_STREAM_DOC)
+            responses=_stream_doc(S.VideoSummary))
 async def video_events(video_id: str, request: Request, runtime: RuntimeDep,
-                       sessions: SessionsDep, issuer: TokenIssuerDep,
-                       ticket: str | None = None) -> StreamingResponse:
+                       sessions: SessionsDep, issuer: TokenIssuerDep, _: DeclaredBearer,
+                       ticket: TicketParam) -> StreamingResponse:
     return await _stream(request, runtime, sessions, issuer, "video", video_id, ticket)
 
 
 @router.post("/api/images/{image_id}/events/ticket", response_model=EventTicket,
-             responses=error_answers(401, 404))
+             responses=error_answers(401, 404, 503))
 async def image_events_ticket(image_id: str, user: CurrentUser, runtime: RuntimeDep,
                               issuer: TokenIssuerDep) -> EventTicket:
     return await _ticket(runtime, issuer, user.id, "image", image_id)
 
 
 @router.post("/api/videos/{video_id}/events/ticket", response_model=EventTicket,
-             responses=error_answers(401, 404))
+             responses=error_answers(401, 404, 503))
 async def video_events_ticket(video_id: str, user: CurrentUser, runtime: RuntimeDep,
                               issuer: TokenIssuerDep) -> EventTicket:
     return await _ticket(runtime, issuer, user.id, "video", video_id)

@@ -1,5 +1,6 @@
 """``GET /api/{images|videos}/{id}/events`` over real HTTP (uvicorn on a free port, the real
-app on a real database), with the job documents moved the way the stages move them."""
+app on a real database), with the job documents moved the way the stages move them; every
+event received is one ``/openapi.json`` describes for its route."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from bson import ObjectId
+from jsonschema import Draft202012Validator
 
 from common.runtime import Runtime
 from common.settings import Settings
@@ -63,6 +65,23 @@ async def read_events(response: httpx.Response, into: list[Event]) -> None:
         elif not line and data:
             into.append((name, ident, json.loads(data)))
             name, ident, data = "message", None, ""
+
+
+def check_documented(document: dict[str, Any], route: str, events: list[Event]) -> None:
+    """Each event matches one shape the route's ``text/event-stream`` schema gives: its SSE
+    fields, and its data against that shape's ``contentSchema``."""
+    answer = document["paths"][route]["get"]["responses"]["200"]["content"]
+    shapes = answer["text/event-stream"]["schema"]["anyOf"]
+
+    def valid(schema: dict[str, Any], value: Any) -> bool:
+        return Draft202012Validator({**schema, "components": document["components"]}
+                                    ).is_valid(value)
+
+    for name, ident, data in events:
+        fields = {"event": name, "data": json.dumps(data), **({"id": ident} if ident else {})}
+        assert any(valid(shape, fields)
+                   and valid(shape["properties"]["data"]["contentSchema"], data)
+                   for shape in shapes), (route, name, data)
 
 
 async def new_video(client: httpx.AsyncClient, who: SignedUp) -> str:
@@ -116,6 +135,8 @@ async def test_a_video_streams_its_progress_in_order_and_ends_completed(
     final = (await client.get(f"/api/videos/{video_id}?include_base64=false",
                               headers=user.headers)).json()["video"]
     assert events[-1][2] == final, "the last event is the object GET shows"
+    check_documented((await client.get("/openapi.json")).json(),
+                     "/api/videos/{video_id}/events", events)
 
 
 async def test_a_resumed_stream_sends_only_what_is_new(
@@ -174,6 +195,12 @@ async def test_an_image_failure_and_a_deletion_end_the_stream_with_error(
     assert got[failing][-1][2]["error_message"] == "Error procesando imagen: sin memoria"
     assert got[deleted][-1][0] == "error"
     assert got[deleted][-1][2] == {"error": "Imagen no encontrada"}
+    document = (await client.get("/openapi.json")).json()
+    for events in got.values():
+        check_documented(document, "/api/images/{image_id}/events", events)
+    with pytest.raises(AssertionError):  # the check can fail: an image without its fields
+        check_documented(document, "/api/images/{image_id}/events",
+                         [("progress", "1", {"id": failing, "status": "pending"})])
 
 
 async def test_other_users_missing_ids_and_no_token(
