@@ -7,8 +7,11 @@ scrape must send it as a Bearer token.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from common.metrics import observe_queues
 from common.metrics.exposition import CONTENT_TYPE_LATEST, UNAUTHORIZED, authorized, render
@@ -18,12 +21,19 @@ from ingress.openapi.responses import error_answers
 
 router = APIRouter(tags=["system"])
 
+# Declares the token in the document (``authorized`` reads the header). It is optional: the
+# ``{}`` alternative (appended to FastAPI's list by ``openapi_extra``) says a deployment
+# without METRICS_TOKEN needs none.
+METRICS_TOKEN = HTTPBearer(auto_error=False, scheme_name="metricsToken",
+                           description="METRICS_TOKEN, cuando el operador lo define")
+DeclaredToken = Annotated[HTTPAuthorizationCredentials | None, Depends(METRICS_TOKEN)]
 
-@router.get("/metrics", response_class=Response, responses={
+
+@router.get("/metrics", response_class=Response, openapi_extra={"security": [{}]}, responses={
     200: {"description": "Prometheus text format 0.0.4",
           "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
-    **error_answers(401)})
-async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    **error_answers(401, examples={401: UNAUTHORIZED})})
+async def metrics(request: Request, runtime: RuntimeDep, _: DeclaredToken) -> Response:
     if not authorized(runtime.settings.metrics_token, request.headers.get("authorization")):
         return error_response(401, UNAUTHORIZED)
     await observe_queues(runtime.bus)

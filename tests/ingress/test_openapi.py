@@ -26,9 +26,18 @@ from tests.embedded import manual_code_blocks
 from tests.image_samples import b64
 from tests.ingress.conftest import SignedUp, make_settings
 from tests.ingress.docs_pages import check_pages
-from tests.ingress.image_files import picture
+from tests.ingress.image_files import fail, picture
 
-PROTECTED_PREFIXES = ("/api/images", "/api/videos", "/api/auth/me", "/api/auth/logout")
+PROTECTED_PREFIXES = ("/api/images", "/api/videos", "/api/auth/me", "/api/auth/logout",
+                      "/api/webhooks")
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# Other ways in, exactly where they work: an event stream opens with the header or a ticket
+# (EventSource sends no headers); /metrics needs METRICS_TOKEN only where it is set.
+OTHER_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "/api/images/{image_id}/events": [{"bearerAuth": []}, {"eventTicket": []}],
+    "/api/videos/{video_id}/events": [{"bearerAuth": []}, {"eventTicket": []}],
+    "/metrics": [{"metricsToken": []}, {}],
+}
 
 
 @pytest.fixture
@@ -53,13 +62,21 @@ async def test_bearer_auth_is_declared_where_a_token_is_needed(client: httpx.Asy
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "El access_token de POST /api/auth/login"}
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["eventTicket"] == {"type": "apiKey", "in": "query", "name": "ticket",
+                                      "description": schemes["eventTicket"]["description"]}
+    assert schemes["metricsToken"]["type"] == "http"
+    assert schemes["metricsToken"]["scheme"] == "bearer"
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             protected = path.startswith(PROTECTED_PREFIXES)
-            assert (operation.get("security") == [{"bearerAuth": []}]) == protected, (
-                method, path)
+            expected = OTHER_SECURITY.get(path, BEARER if protected else None)
+            assert operation.get("security") == expected, (method, path)
+            assert not any(p["name"] == "ticket" for p in operation.get("parameters", [])), (
+                "the ticket is declared as a security scheme, not a parameter", path)
             assert ("401" in operation["responses"]) == (
-                protected or path in ("/api/auth/login", "/api/auth/refresh")), (method, path)
+                expected is not None or path in ("/api/auth/login", "/api/auth/refresh")), (
+                method, path)
 
 
 async def test_no_route_documents_422_and_every_error_is_the_manuals_body(
@@ -132,7 +149,9 @@ async def test_every_status_a_route_answers_is_documented(
         route = _operation_of(document, method, path.split("?")[0])
         assert str(response.status_code) in route["responses"], (
             method, path, response.status_code, response.text[:200])
-        seen.setdefault((method, path.split("/")[2]), set()).add(response.status_code)
+        area = path.split("?")[0].split("/")[2 if path.startswith("/api/") else 1]
+        area = "events" if "/events" in path else area
+        seen.setdefault((method, area), set()).add(response.status_code)
         return response
 
     small = {"image_base64": b64(picture(8, 8))}
@@ -140,7 +159,10 @@ async def test_every_status_a_route_answers_is_documented(
     huge = {"image_base64": "A" * 70_000}
     image = (await call("POST", "/api/images/enhance", headers=auth, json=small)).json()
     image_id = image["image"]["id"]
-    for method, path, options in [
+    ended = (await call("POST", "/api/images/enhance", headers=auth, json=small)).json()
+    await fail(runtime, ended["image"]["id"], "sin memoria")  # its stream ends at once
+    stream = f"/api/images/{ended['image']['id']}/events"
+    tour: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/api/images/enhance", {"json": small}),
         ("POST", "/api/images/enhance", {"headers": auth, "json": {"image_base64": ""}}),
         ("POST", "/api/images/enhance", {"headers": auth, "json": huge}),
@@ -165,7 +187,25 @@ async def test_every_status_a_route_answers_is_documented(
         ("GET", "/api/health", {}),
         ("GET", "/api/info", {}),
         ("GET", "/api/models", {}),
-    ]:
+        ("GET", stream, {"headers": auth}),
+        ("GET", stream, {}),
+        ("GET", "/api/videos/0/events", {"headers": auth}),
+        ("POST", f"{stream}/ticket", {"headers": auth}),
+        ("POST", f"{stream}/ticket", {}),
+        ("POST", "/api/videos/0/events/ticket", {"headers": auth}),
+        ("GET", "/api/webhooks", {"headers": auth}),
+        ("GET", "/api/webhooks", {}),
+        ("PUT", "/api/webhooks", {"headers": auth, "json": {"callback_url": None}}),
+        ("PUT", "/api/webhooks", {"headers": auth, "json": {"callback_url": "ftp://x.org/"}}),
+        ("PUT", "/api/webhooks", {"headers": auth, "json": {"callback_url": "http://10.0.0.1/"}}),
+        ("PUT", "/api/webhooks", {"headers": auth, "json": {"callback_url": "x" * 70_000}}),
+        ("PUT", "/api/webhooks", {"json": {"callback_url": None}}),
+        ("POST", "/api/webhooks/secret", {"headers": auth}),
+        ("GET", "/api/webhooks/deliveries", {"headers": auth}),
+        ("GET", "/api/webhooks/deliveries?per_page=0", {"headers": auth}),
+        ("GET", "/metrics", {}),
+    ]
+    for method, path, options in tour:
         await call(method, path, **options)
     for _ in range(3):  # over the per-email limit of this module's settings: 429
         await call("POST", "/api/auth/login", json={"email": user.email, "password": "wrong!"})
@@ -193,6 +233,10 @@ async def test_every_status_a_route_answers_is_documented(
     assert seen[("POST", "auth")] >= {200, 400, 401, 409, 429}
     assert seen[("GET", "images")] >= {200, 400, 404, 409}
     assert seen[("DELETE", "images")] == {200} and seen[("DELETE", "videos")] == {404}
+    assert seen[("GET", "events")] == seen[("POST", "events")] == {200, 401, 404}
+    assert seen[("PUT", "webhooks")] == {200, 400, 401, 413}
+    assert seen[("GET", "webhooks")] == {200, 400, 401}
+    assert seen[("POST", "webhooks")] == {200} and seen[("GET", "metrics")] == {200}
 
 
 async def test_the_docs_pages_load_every_asset_from_this_service(
