@@ -6,10 +6,19 @@ loop), and schemathesis sends real HTTP requests generated from the document: va
 invalid bodies, parameters and headers, methods the path does not have. Every case carries
 the token of a fresh session of one registered user (a generated logout only ends its own).
 
-Every check schemathesis has runs, with one expectation widened where the schema cannot speak:
-a schema-valid ``image_base64``/``video_base64``/``file`` is any non-empty string, but only
-real image or video bytes within the pixel budgets are accepted, so for the two upload
-routes a valid-looking body may also get the manual's 400 or 413.
+Every check schemathesis has runs, with expectations widened only where the schema cannot
+speak:
+
+- a schema-valid ``image_base64``/``video_base64``/``file`` is any non-empty string, but only
+  real image or video bytes within the pixel budgets are accepted, so for the two upload
+  routes a valid-looking body may also get the manual's 400 or 413;
+- a ``callback_url`` written as its pattern says may still lead somewhere webhooks may not
+  go (a name that does not resolve now, a private or loopback address), so ``PUT
+  /api/webhooks`` may also answer 400; ``callback_refused_only_for_where_it_leads`` checks
+  that such a 400 (here and on the upload routes) says exactly that and nothing else.
+
+Event streams are read up to their first event: this app has no workers, so a job's stream
+holds its snapshot and then only keep-alives.
 
 Deterministic (``derandomize``) and bounded (``MAX_EXAMPLES`` per operation and mode), so it
 fits in CI: ``.venv/bin/python -m pytest tests/ingress/test_schemathesis.py``.
@@ -53,7 +62,32 @@ max-examples = {MAX_EXAMPLES}
 [[operations]]
 include-path-regex = "^/api/(images|videos)/enhance$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "413"]
+
+[[operations]]
+include-path-regex = "^/api/webhooks$"
+include-method = "PUT"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "413"]
+
+[[operations]]
+include-path-regex = "^/api/(images|videos)/[^/]+/events$"
+max-stream-events = 1
 """
+# The only refusals a schema-valid callback_url may get: where it leads (AddressPolicy).
+ADDRESS_REFUSALS = ("callback_url no permitida:", "callback_url inválida: no se pudo resolver")
+
+
+@schemathesis.check
+def callback_refused_only_for_where_it_leads(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A schema-valid request refused with 400 because of its ``callback_url`` (any 400, for
+    ``PUT /api/webhooks``) is refused for the one rule the schema cannot state."""
+    if case.meta is None or not case.meta.generation.mode.is_positive \
+            or response.status_code != 400:
+        return None
+    error = str(response.json().get("error", ""))
+    if "callback_url" in error or case.operation.label == "PUT /api/webhooks":
+        assert error.startswith(ADDRESS_REFUSALS), (
+            f"schema-valid data refused for something the schema allows: {error}")
+    return True
 
 
 class LiveApp:
@@ -181,5 +215,5 @@ def test_the_api_does_what_its_schema_says(live_app: LiveApp) -> None:
     assert requests > 500, requests
     for name in ("not_a_server_error", "status_code_conformance", "response_schema_conformance",
                  "content_type_conformance", "negative_data_rejection", "ignored_auth",
-                 "unsupported_method"):
+                 "unsupported_method", "callback_refused_only_for_where_it_leads"):
         assert checks[name] > 0, (name, checks)
