@@ -183,7 +183,9 @@ def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
     clip = make_clip(tmp_path / "clip.mp4", frames=VIDEO_FRAMES, size=VIDEO_SIZE)
     account = new_account()
     page, watch = open_page(DESKTOP)
-    watch.allow(404, "/events")  # no progress stream on this service yet: the page polls
+    streams: list[tuple[str, int, str]] = []  # the page follows the video over its events
+    page.on("response", lambda r: streams.append(
+        (r.url, r.status, r.headers.get("content-type", ""))) if "/events" in r.url else None)
 
     page.goto(f"{web.url}/")
     expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
@@ -217,6 +219,9 @@ def test_a_new_user_enhances_a_photo_and_a_video_then_clears_the_history(
         assert_usable(page)
         shoot(page, "video")
         video_id = _follow_video(page, web, clip)
+        assert [(url.split("?")[0], status, kind.split(";")[0]) for url, status, kind in
+                streams][:1] == [(f"{web.url}/api/videos/{video_id}/events", 200,
+                                  "text/event-stream")], streams
         assert_usable(page)
         shoot(page, "video-job")
         result = api.get(f"/api/videos/{video_id}/enhanced")
