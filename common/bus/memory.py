@@ -93,14 +93,17 @@ class MemoryBus:
         self._close_timeout = close_timeout
         self._workers: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._stopping = False  # workers take no more messages
+        self._closed = False  # publishes are refused too
 
     async def start(self) -> None:
-        if self._closed:
+        if self._stopping:
             raise ServiceUnavailable("the bus is closed")
 
     async def close(self) -> None:
-        self._closed = True
+        # Workers stop taking messages; busy handlers may still publish until they are done,
+        # then publishing closes too (see RabbitBus.close).
+        self._stopping = True
         idle = self._workers - self._busy
         for task in idle:
             task.cancel()
@@ -113,6 +116,7 @@ class MemoryBus:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        self._closed = True
 
     async def publish(
         self,
@@ -145,7 +149,7 @@ class MemoryBus:
         state.dead.clear()
 
     async def healthy(self) -> bool:
-        return not self._closed
+        return not self._stopping
 
     def _queue(self, logical: str) -> _Queue:
         return self.broker.queue(queue_name(self.namespace, logical))
@@ -153,9 +157,9 @@ class MemoryBus:
     async def _work(self, logical: str, state: _Queue, handler: Handler) -> None:
         me = asyncio.current_task()
         assert me is not None
-        while not self._closed:
+        while not self._stopping:
             message = await state.take()
-            if self._closed:
+            if self._stopping:
                 state.put(message, front=True)
                 return
             message.deliveries += 1

@@ -59,7 +59,8 @@ class Bus(Protocol):
         """Connect and declare the topology (idempotent)."""
 
     async def close(self) -> None:
-        """Stop consuming, let in-flight handlers finish or be nacked, then disconnect."""
+        """Stop consuming, let in-flight handlers finish (publishing and acking as usual) or
+        be nacked after the grace period, then refuse publishes and disconnect."""
 
     async def publish(
         self,

@@ -93,6 +93,7 @@ class RabbitBus:
         self._declared: dict[str, tuple[QueueSpec, QueueSpec]] = {}
         self._consumers: list[Consumer] = []
         self._lock = asyncio.Lock()
+        self._closing = False  # no new consumers; publishes still go out
         self._closed = False
 
     async def start(self) -> None:
@@ -149,9 +150,13 @@ class RabbitBus:
             self._declared[work.logical] = (work, dead)
 
     async def close(self) -> None:
-        self._closed = True
+        # Consumers stop first and their in-flight handlers finish (up to the grace period)
+        # while the bus still publishes: a handler's last publish and its ack must not meet
+        # a closed bus, or every graceful stop would cost its message a delivery.
+        self._closing = True
         await asyncio.gather(*(c.stop(self._close_timeout) for c in self._consumers))
         self._consumers.clear()
+        self._closed = True
         if self._connection is not None:
             await self._connection.close()
 
@@ -200,6 +205,8 @@ class RabbitBus:
             raise PublishError(f"{work.name} did not confirm {message_id}: {exc!r}") from exc
 
     async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
+        if self._closing:
+            raise ServiceUnavailable("the bus is closing")
         if concurrency < 1:
             raise ConfigError(f"consumer concurrency must be at least 1, got {concurrency}")
         work, _ = await self._queue(queue)
