@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     bus_namespace: str = "enhancer"
     bus_delivery_limit: int = Field(5, ge=1)
     bus_prefetch: int = Field(2, ge=1)
+    # The broker's delivery-ack timeout (RabbitMQ's consumer_timeout, 30 min by default): every
+    # message is settled well within it (pipeline.runner), and consumers ask for it (3.12+).
+    bus_consumer_timeout_seconds: float = Field(1800.0, ge=1)
     # How long a process waits at start-up for MongoDB and RabbitMQ before giving up.
     startup_retry_seconds: float = Field(30.0, ge=0)
 
@@ -96,6 +99,8 @@ class Settings(BaseSettings):
     video_decode_memory_mb: int = Field(4096, ge=256)
     # Target chunk length; chunks are cut at the first keyframe at or after it.
     video_chunk_seconds: float = Field(2.0, gt=0)
+    # Most frames in one chunk, whatever its GOP or frame rate: bounds the work per message.
+    video_chunk_max_frames: int = Field(120, ge=1)
     # Frames per engine call in the upscale stage.
     video_batch_frames: int = Field(4, ge=1)
     # libx264 settings of the encode stage.

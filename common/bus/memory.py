@@ -130,7 +130,10 @@ class MemoryBus:
             raise PublishError("the bus is closed")
         self._queue(queue).put(_Message(bytes(body), message_id, dict(headers or {})))
 
-    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
+    async def consume(
+        self, queue: str, handler: Handler, *, concurrency: int = 1, prefetch: int | None = None
+    ) -> None:
+        # No prefetch here: a worker takes a message only when its handler is free.
         if concurrency < 1:
             raise ConfigError(f"consumer concurrency must be at least 1, got {concurrency}")
         await self.start()

@@ -72,8 +72,12 @@ class Bus(Protocol):
     ) -> None:
         """Enqueue ``body`` on ``queue``; raise ``PublishError`` unless confirmed."""
 
-    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
-        """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time."""
+    async def consume(
+        self, queue: str, handler: Handler, *, concurrency: int = 1, prefetch: int | None = None
+    ) -> None:
+        """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time,
+        holding at most ``prefetch`` unacknowledged (None: the bus's default; never fewer
+        than ``concurrency``)."""
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
         """Peek at up to ``limit`` messages dead-lettered from ``queue`` (they stay there)."""

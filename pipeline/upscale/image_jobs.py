@@ -10,7 +10,6 @@ removes the document first, then its blobs.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -25,6 +24,8 @@ from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.status import IMAGE_ACTIVE, ImageStatus
 from common.store.ids import utcnow
 from common.store.jobs import transition
+from pipeline.cancellation import StopToken, run_stoppable
+from pipeline.runner import stop_token
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
@@ -82,8 +83,9 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
                      {F.STARTED_AT: utcnow()})
     try:
         original = await store.blobs.get(doc.get(F.ORIGINAL_BLOB) or msg.original_blob)
-        result = await asyncio.get_running_loop().run_in_executor(
-            engine.executor, functools.partial(_enhance, engine, original, msg))
+        stop = stop_token()
+        result = await run_stoppable(
+            engine.executor, functools.partial(_enhance, engine, original, msg, stop), stop)
     except ServiceUnavailable:
         raise  # the database or broker is away: the bus retries later
     except EnhancerError as exc:
@@ -94,13 +96,14 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
     await _commit(runtime, image_id, msg, result, started)
 
 
-def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted) -> EnhanceResult:
+def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted,
+             stop: StopToken) -> EnhanceResult:
     # Runs on the engine thread, including the first Enhancer's creation: importing torch and
     # loading weights would otherwise block the event loop (and the heartbeats) for seconds.
     return engine.get().enhance_image(
         original, model_type=msg.model_type, scale=msg.scale, output_width=msg.output_width,
         output_height=msg.output_height, face_enhance=msg.face_enhance,
-        output_format=msg.output_format)
+        output_format=msg.output_format, stop=stop)
 
 
 async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,

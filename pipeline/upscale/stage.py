@@ -44,6 +44,9 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
     return WorkerInfo(stage="upscale", device="cpu", device_name="CUDA not available")
 
 
+# One message at a time: the engine runs one job at a time anyway, and a chunk prefetched
+# behind a long one would wait unacked outside any deadline (pipeline.runner.consumer_limits).
 STAGE = Stage(name="upscale",
               handlers={ImageJobSubmitted: handle_image_submitted, ChunkReady: handle_chunk_ready},
-              context=UpscaleContext.open, worker_info=worker_info, on_give_up=on_give_up)
+              context=UpscaleContext.open, worker_info=worker_info, on_give_up=on_give_up,
+              prefetch=1)

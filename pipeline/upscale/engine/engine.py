@@ -25,6 +25,7 @@ from torch import nn
 from common.errors import InvalidInput
 from common.models import DEFAULT_MODEL, ModelSpec, get_model
 from common.sizing import MAX_SCALE, planned_size, validate_scale
+from pipeline.cancellation import StopToken
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.device import Precision, Runtime, select_runtime
@@ -167,15 +168,18 @@ class Enhancer:
 
     # -- inference --------------------------------------------------------------------------
 
-    def upscale_native(self, batch: np.ndarray, spec: ModelSpec) -> np.ndarray:
-        """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale."""
+    def upscale_native(self, batch: np.ndarray, spec: ModelSpec,
+                       stop: StopToken | None = None) -> np.ndarray:
+        """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale;
+        ``stop`` is checked before every tile (see :mod:`pipeline.cancellation`)."""
         net = self.load_model(spec)
         arch = network_for(spec).arch
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
         out = upscale_tensor(
             net, tensor, scale=spec.native_scale, runtime=self.runtime,
             tile_size=self.tile_size, tile_pad=self.tile_pad, batch_size=self.batch_size,
-            multiple=getattr(net, "unshuffle", 1) if arch == "rrdbnet" else 1, arch=arch)
+            multiple=getattr(net, "unshuffle", 1) if arch == "rrdbnet" else 1, arch=arch,
+            stop=stop)
         return out.permute(0, 2, 3, 1).numpy()
 
     def _restore_faces(self, original: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -186,7 +190,8 @@ class Enhancer:
     def enhance_image(self, source: bytes | Image.Image, *, model_type: str = DEFAULT_MODEL,
                       scale: int | None = None, output_width: int | None = None,
                       output_height: int | None = None, face_enhance: bool = False,
-                      output_format: str = "png") -> EnhanceResult:
+                      output_format: str = "png", stop: StopToken | None = None,
+                      ) -> EnhanceResult:
         """Enhance one encoded image (or Pillow image) and encode the result."""
         started = time.perf_counter()
         spec = get_model(model_type)  # resolved once; everything below takes the spec
@@ -201,7 +206,7 @@ class Enhancer:
         if alpha_needs_model:
             assert alpha is not None
             batch.append(np.repeat(alpha[..., None], 3, axis=2))
-        native = self.upscale_native(np.stack(batch), spec)
+        native = self.upscale_native(np.stack(batch), spec, stop)
         rgb = native[0]
         if face_enhance:
             rgb = self._restore_faces(image.rgb, rgb)
@@ -225,7 +230,8 @@ class Enhancer:
     def enhance_frames(self, frames: np.ndarray | Sequence[np.ndarray], *,
                        model_type: str = DEFAULT_MODEL, scale: int | None = None,
                        face_enhance: bool = False, output_width: int | None = None,
-                       output_height: int | None = None) -> np.ndarray:
+                       output_height: int | None = None, stop: StopToken | None = None,
+                       ) -> np.ndarray:
         """Enhance N video frames of one size (N×H×W×3 uint8 RGB) → N×H'×W'×3 uint8.
 
         Frames go to the device ``batch_size`` at a time, so a chunk's memory stays bounded.
@@ -241,9 +247,11 @@ class Enhancer:
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for start in range(0, count, self.batch_size):
             chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0
-            native = self.upscale_native(chunk, spec)
+            native = self.upscale_native(chunk, spec, stop)
             for offset, frame in enumerate(native):
                 if face_enhance:
+                    if stop is not None:
+                        stop.check()
                     frame = self._restore_faces(chunk[offset], frame)
                 resized = resize_to(frame, width, height)
                 out[start + offset] = quantize(resized, 8)

@@ -12,7 +12,8 @@ the manual's TILE_SIZE=512 / TILE_PAD=10 on a 1280×720 frame with ``anime_video
 image as one tile; ``"auto"`` sizes tiles from free memory.
 
 On CUDA out-of-memory the batch and then the tile are halved and the work restarted, down to
-``MIN_TILE``; past that the caller gets the manual's message verbatim.
+``MIN_TILE``; past that the caller gets the manual's message verbatim. A ``StopToken`` is
+checked before every tile, so a message past its deadline stops within one tile.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from common.errors import ProcessingError
+from pipeline.cancellation import StopToken
 from pipeline.upscale.engine.device import (
     Runtime,
     free_memory_bytes,
@@ -65,7 +67,7 @@ def _run_tile(net: nn.Module, tile: Tensor, runtime: Runtime) -> Tensor:
 
 
 def _tiled(net: nn.Module, img: Tensor, out: Tensor, scale: int, tile: int, pad: int,
-           batch_size: int, runtime: Runtime) -> None:
+           batch_size: int, runtime: Runtime, stop: StopToken | None) -> None:
     n, _c, height, width = img.shape
     for y0 in range(0, height, tile):
         for x0 in range(0, width, tile):
@@ -73,6 +75,8 @@ def _tiled(net: nn.Module, img: Tensor, out: Tensor, scale: int, tile: int, pad:
             py0, px0 = max(y0 - pad, 0), max(x0 - pad, 0)
             py1, px1 = min(y1 + pad, height), min(x1 + pad, width)
             for b0 in range(0, n, batch_size):
+                if stop is not None:
+                    stop.check()
                 b1 = min(b0 + batch_size, n)
                 result = _run_tile(net, img[b0:b1, :, py0:py1, px0:px1], runtime)
                 oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
@@ -92,7 +96,8 @@ def pad_to_multiple(img: Tensor, multiple: int) -> Tensor:
 
 def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
                    tile_size: int | Literal["auto"] = 0, tile_pad: int = 10, batch_size: int = 1,
-                   multiple: int = 1, arch: str = "rrdbnet") -> Tensor:
+                   multiple: int = 1, arch: str = "rrdbnet",
+                   stop: StopToken | None = None) -> Tensor:
     """Run ``net`` over ``img`` (N×3×H×W float in 0..1, CPU) → N×3×(H·s)×(W·s) float, CPU.
 
     ``multiple`` is the input granularity the net needs (2 for the ×2 RRDBNet); tiles and
@@ -109,7 +114,7 @@ def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
     out = torch.empty((n, c, ph * scale, pw * scale), dtype=torch.float32)
     while True:
         try:
-            _tiled(net, padded, out, scale, tile, pad, batch, runtime)
+            _tiled(net, padded, out, scale, tile, pad, batch, runtime, stop)
             break
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
             if not (runtime.is_cuda and is_out_of_memory(exc)):
