@@ -23,7 +23,7 @@ from pipeline.upscale.stage import STAGE as UPSCALE
 async def main(settings: Settings) -> None:
     jwt_secret = resolve_jwt_secret(settings, embedded=True)
     stop = shutdown_event()
-    async with open_runtime(settings, embedded=True) as runtime:
+    async with open_runtime(settings, embedded=True, serves_requests=True) as runtime:
         workers = await start_stages(runtime, [DECODE, UPSCALE, ENCODE])
         try:
             await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)

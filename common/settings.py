@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     mongo_password: str = ""
     # Overrides host/port/user/password. Unset in the embedded run, which then spawns SecantusDB.
     mongo_url: str = ""
+    # The API's patience per database operation; past it the request gets 503.
+    mongo_timeout_seconds: float = Field(5.0, gt=0)
 
     # API
     api_host: str = "0.0.0.0"

@@ -41,6 +41,20 @@ Doc = dict[str, Any]
 _AUTH_FAILED = 18  # MongoDB's AuthenticationFailed: retrying cannot help.
 
 
+def request_timeouts(seconds: float) -> dict[str, int]:
+    """Driver options that bound every wait of one operation for a process serving requests.
+
+    Without them a paused server (or a network that drops packets) holds a request for as
+    long as the TCP connection lives, and a stopped one for the 30 s of server selection; with
+    them each operation gives up after ``seconds`` (``MONGO_TIMEOUT_SECONDS``) and the API
+    answers 503. Workers keep the driver's patience: the runner's deadline bounds them, and an
+    operation that outlives a short pause needs no retry.
+    """
+    ms = int(seconds * 1000)
+    return {"serverSelectionTimeoutMS": ms, "connectTimeoutMS": ms, "socketTimeoutMS": ms,
+            "waitQueueTimeoutMS": ms}
+
+
 class Store:
     """Collections of one database plus its GridFS bucket. Build it with ``Store.connect``."""
 
