@@ -158,8 +158,8 @@ class Store:
         return self.db["revoked_tokens"]
 
     @property
-    def login_failures(self) -> AsyncCollection[Doc]:
-        return self.db["login_failures"]
+    def rate_limits(self) -> AsyncCollection[Doc]:
+        return self.db["rate_limits"]
 
     @property
     def images(self) -> AsyncCollection[Doc]:

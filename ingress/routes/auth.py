@@ -55,13 +55,10 @@ async def login(
 ) -> dict[str, Any]:
     email = email_key(body.email)
     ip = request.client.host if request.client else None
-    await throttle.check(email, ip)
-    try:
-        user = await users.authenticate(store, body.email, body.password)
-    except AuthError:
-        await throttle.record_failure(email, ip)
-        raise
-    await throttle.record_success(email)
+    # A failed attempt keeps the place it reserved: that is what counts it.
+    await throttle.reserve(email, ip)
+    user = await users.authenticate(store, body.email, body.password)
+    await throttle.succeeded(email, ip)
     tokens = await sessions.start(str(user["_id"]))
     return {"message": "Login exitoso", "tokens": tokens.as_response()}
 
