@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     max_input_pixels: int = Field(4096 * 4096, ge=1)
     max_output_pixels: int = Field(8192 * 8192, ge=1)
     image_wait_seconds: float = Field(120.0, ge=0)
+    # Per user: jobs pending or running at once (images and videos together), and new jobs
+    # per minute; beyond either, 429 with Retry-After and nothing stored.
+    max_active_jobs_per_user: int = Field(10, ge=1)
+    max_submissions_per_minute: int = Field(60, ge=1)
 
     # Video: caps enforced at probe time (ingress), before anything is stored.
     max_video_seconds: float = Field(600.0, gt=0)

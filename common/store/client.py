@@ -173,6 +173,10 @@ class Store:
     def chunks(self) -> AsyncCollection[Doc]:
         return self.db["chunks"]
 
+    @property
+    def job_slots(self) -> AsyncCollection[Doc]:
+        return self.db["job_slots"]
+
 
 def _first_line(exc: BaseException) -> str:
     # Server-selection errors append a long topology description; the first line says it all.

@@ -28,6 +28,7 @@ from ingress.downloads import blob_base64
 from ingress.images.checks import CheckedImage
 from ingress.images.documents import detail_view, new_image_document, original_filename
 from ingress.images.upload import ImageUpload
+from ingress.quota import admit_job, release_job
 from ingress.submission import submit_stored_job
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ async def submit_image(
     """Store and publish a checked upload; the new document (status ``pending``)."""
     store = runtime.store
     image_id = ObjectId()
+    await admit_job(runtime, user.id, image_id)
     blob_id = await store.blobs.put(
         upload.data,
         filename=original_filename(upload, checked),
@@ -129,5 +131,6 @@ async def delete_image(runtime: Runtime, user: AuthUser, image_id: ObjectId) -> 
     result = await store.images.delete_one({F.ID: image_id, F.USER_ID: user.id})
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
+    await release_job(store, user.id, image_id)
     removed = await purge_image(store, image_id)
     log.info("image %s deleted with %d blobs", image_id, removed)

@@ -157,6 +157,9 @@ def detail_view(
 ) -> dict[str, Any]:
     """GET's object; ``base64_fields`` = (original, enhanced), or None to leave them out."""
     view = _all_fields(doc, now)
+    # Source streams the result could not carry (a codec Matroska refuses or FFmpeg cannot
+    # name), as notes such as "subtitle#2 (codec unknown)"; empty otherwise.
+    view["dropped_streams"] = list(doc.get(F.DROPPED_STREAMS) or [])
     if base64_fields is not None:
         view["original_base64"], view["enhanced_base64"] = base64_fields
     return view

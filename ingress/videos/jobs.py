@@ -26,6 +26,7 @@ from common.jobs.status import VideoStatus
 from common.media.probe import VideoLimits, probe_video
 from common.runtime import Runtime
 from ingress.auth.current import AuthUser
+from ingress.quota import admit_job, release_job
 from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
 from ingress.videos.upload import StagedVideo
@@ -53,6 +54,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
     probe = await asyncio.to_thread(probe_video, staged.path, limits)
     store = runtime.store
     video_id = ObjectId()
+    await admit_job(runtime, user.id, video_id)
     blob_id = await store.blobs.put(
         _file_chunks(staged.path),
         filename=staged.filename,
@@ -102,5 +104,6 @@ async def delete_video(runtime: Runtime, user: AuthUser, video_id: ObjectId) -> 
     result = await store.videos.delete_one({F.ID: video_id, F.USER_ID: user.id})
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
+    await release_job(store, user.id, video_id)
     removed = await purge_video(store, video_id)
     log.info("video %s deleted with %d blobs", video_id, removed)
