@@ -71,10 +71,12 @@ async def refresh(body: RefreshRequest, sessions: SessionsDep) -> dict[str, Any]
 
 @router.post("/logout")
 async def logout(body: RefreshRequest, user: CurrentUser, sessions: SessionsDep) -> dict[str, str]:
+    # The refresh token is checked first: a refused logout (someone else's or a made-up
+    # token) must not end the caller's own access token either.
     family = await sessions.family_of(body.refresh_token, str(user.id))
-    await sessions.revoke_access(user.claims)
     if family is None:
         raise AuthError(INVALID_TOKEN)
+    await sessions.revoke_access(user.claims)
     await sessions.revoke(family)
     return {"message": "Sesión cerrada exitosamente"}
 

@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from common.runtime import Runtime
 from common.store.ids import utcnow
-from tests.ingress.conftest import SignedUp, SignUp
+from tests.ingress.conftest import SignedUp, SignUp, assert_download_headers
 from tests.ingress.video_clips import count_frames, make_clip
 
 BASE64_FIELDS = {"original_base64", "enhanced_base64"}
@@ -223,6 +223,8 @@ async def test_downloads_stream_the_original_and_the_enhanced_mkv(
     assert "cumplea%C3%B1os_mejorado.mkv" in enhanced.headers["content-disposition"]
     assert enhanced.content == enhanced_mkv
     assert count_frames(enhanced.content) == (24, 128, 96)
+    for download in (original, enhanced):
+        assert_download_headers(download.headers)
 
 
 async def test_delete_removes_the_document_its_blobs_and_chunk_records(
