@@ -131,6 +131,6 @@ async def delete_image(runtime: Runtime, user: AuthUser, image_id: ObjectId) -> 
     result = await store.images.delete_one({F.ID: image_id, F.USER_ID: user.id})
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
-    await release_job(store, user.id, image_id)
     removed = await purge_image(store, image_id)
+    await release_job(store, user.id, image_id)
     log.info("image %s deleted with %d blobs", image_id, removed)

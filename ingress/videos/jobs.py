@@ -104,6 +104,6 @@ async def delete_video(runtime: Runtime, user: AuthUser, video_id: ObjectId) -> 
     result = await store.videos.delete_one({F.ID: video_id, F.USER_ID: user.id})
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
-    await release_job(store, user.id, video_id)
     removed = await purge_video(store, video_id)
+    await release_job(store, user.id, video_id)
     log.info("video %s deleted with %d blobs", video_id, removed)
