@@ -29,7 +29,7 @@ from bson import ObjectId
 
 from common.bus import RabbitBus
 from common.store import SecantusServer, Store
-from tests.common.media.clips import MS, frame_times, timing_error
+from tests.common.media.clips import MS, frame_times, make_clip, timing_error
 from tests.distributed import Deployment, wait_until_serving
 from tests.rabbitmq_node import PrivateRabbit
 
@@ -172,6 +172,16 @@ class Faults:
             return None
 
         return int(await self.until(busy, 120, f"{worker} inside a chunk")) - 1
+
+    async def mid_chunk(self, name: str, *, frames: int = 40, size: tuple[int, int] = (96, 64),
+                        ) -> tuple[dict[str, str], str, int]:
+        """A new user's video (a clip ``name`` of ``frames``), once the upscale worker is inside
+        one of its chunks: (the user's headers, the video's id, the chunk's index)."""
+        headers = await self.sign_up()
+        source = await asyncio.to_thread(make_clip, self.work / name, frames=frames, gop=8,
+                                         size=size)
+        video = await self.submit_video(headers, source)
+        return headers, video, await self.in_a_chunk("upscale", video)
 
     async def completed_exactly(self, video_id: str) -> dict[str, Any]:
         """The job completed, with every frame of its source once, at its own time."""

@@ -16,10 +16,7 @@ from tests.faults.harness import CONSUMER_TIMEOUT, Faults
 async def test_broker_stopped_mid_job_and_a_submission_while_it_is_down(
     faults: Faults, tmp_path: Path
 ) -> None:
-    headers = await faults.sign_up()
-    first = await faults.submit_video(
-        headers, make_clip(tmp_path / "before.mp4", frames=40, gop=8, size=(96, 64)))
-    await faults.in_a_chunk("upscale", first)
+    headers, first, _ = await faults.mid_chunk("before.mp4")
     faults.inject("broker stop_app mid-job")
     faults.outage = True
     await asyncio.to_thread(faults.suite.broker.stop_app)

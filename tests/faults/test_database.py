@@ -8,9 +8,7 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
-from tests.common.media.clips import make_clip
 from tests.faults.harness import Faults
 
 # MONGO_TIMEOUT_SECONDS=2 in the suite; a request may meet it twice.
@@ -27,11 +25,8 @@ async def _api_answers_503(faults: Faults, headers: dict[str, str], video: str) 
         assert took < PROMPT, f"{path} took {took:.1f} s"
 
 
-async def test_database_paused_mid_job(faults: Faults, tmp_path: Path) -> None:
-    headers = await faults.sign_up()
-    video = await faults.submit_video(
-        headers, make_clip(tmp_path / "pause.mp4", frames=40, gop=8, size=(96, 64)))
-    await faults.in_a_chunk("upscale", video)
+async def test_database_paused_mid_job(faults: Faults) -> None:
+    headers, video, _ = await faults.mid_chunk("pause.mp4")
     pid = faults.suite.database.pid
     assert pid is not None
     faults.inject("database paused (SIGSTOP) mid-job")
@@ -46,11 +41,8 @@ async def test_database_paused_mid_job(faults: Faults, tmp_path: Path) -> None:
     await faults.completed_exactly(video)
 
 
-async def test_database_killed_and_restarted_mid_job(faults: Faults, tmp_path: Path) -> None:
-    headers = await faults.sign_up()
-    video = await faults.submit_video(
-        headers, make_clip(tmp_path / "kill-db.mp4", frames=40, gop=8, size=(96, 64)))
-    await faults.in_a_chunk("upscale", video)
+async def test_database_killed_and_restarted_mid_job(faults: Faults) -> None:
+    headers, video, _ = await faults.mid_chunk("kill-db.mp4")
     faults.inject("database killed (SIGKILL) mid-job, restarted")
     faults.outage = True
     faults.suite.database.kill()

@@ -6,20 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 
-from tests.common.media.clips import make_clip
 from tests.faults.harness import Faults
 
 # Big enough frames that a chunk takes seconds: the signal lands inside one.
 SIZE = (128, 96)
 
 
-async def test_sigkill_of_an_upscale_worker_mid_chunk(faults: Faults, tmp_path: Path) -> None:
-    headers = await faults.sign_up()
-    video = await faults.submit_video(
-        headers, make_clip(tmp_path / "kill.mp4", frames=24, gop=8, size=SIZE))
-    await faults.in_a_chunk("upscale", video)
+async def test_sigkill_of_an_upscale_worker_mid_chunk(faults: Faults) -> None:
+    _, video, _ = await faults.mid_chunk("kill.mp4", frames=24, size=SIZE)
     faults.inject("SIGKILL of the upscale worker mid-chunk")
     faults.deploy.kill("upscale")
     faults.deploy.start("upscale", "pipeline.upscale")
@@ -27,12 +22,9 @@ async def test_sigkill_of_an_upscale_worker_mid_chunk(faults: Faults, tmp_path: 
 
 
 async def test_sigterm_mid_chunk_finishes_the_chunk_and_loses_no_delivery(
-    faults: Faults, tmp_path: Path
+    faults: Faults,
 ) -> None:
-    headers = await faults.sign_up()
-    video = await faults.submit_video(
-        headers, make_clip(tmp_path / "term.mp4", frames=24, gop=8, size=SIZE))
-    index = await faults.in_a_chunk("upscale", video)
+    _, video, index = await faults.mid_chunk("term.mp4", frames=24, size=SIZE)
     faults.inject("SIGTERM of the upscale worker mid-chunk")
     code = await asyncio.to_thread(faults.deploy.terminate, "upscale")
     log = faults.deploy.log("upscale")
