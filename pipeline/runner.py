@@ -162,6 +162,8 @@ class StageWorker:
             raise GaveUp(reason)
         started = time.perf_counter()
         seconds = self.limits.message_seconds
+        log.info("%s %s started (attempt %d)", self.stage.name, delivery.message_id,
+                 delivery.attempt)
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
         # The handler's task copies the context at creation, so both are visible inside it.
