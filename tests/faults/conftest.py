@@ -34,8 +34,6 @@ from tests.rabbitmq_node import private_rabbitmq
 
 __all__ = ["anime_models"]  # the fixture, imported so pytest finds it here
 
-pytestmark = pytest.mark.rabbitmq
-
 
 @pytest.fixture(scope="package")
 def suite(tmp_path_factory: pytest.TempPathFactory, anime_models: Path) -> Iterator[Suite]:

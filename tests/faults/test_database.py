@@ -9,7 +9,11 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.faults.harness import Faults
+
+pytestmark = pytest.mark.rabbitmq
 
 # MONGO_TIMEOUT_SECONDS=2 in the suite; a request may meet it twice.
 PROMPT = 7.0

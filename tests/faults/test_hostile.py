@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 
 from tests.common.media.avi import make_avi_with_gab2
 from tests.faults.harness import LEDGER, Faults
 from tests.image_samples import gif, png_header_claiming, truncated_jpeg
 from tests.ingress.image_files import picture
+
+pytestmark = pytest.mark.rabbitmq
 
 SECRET = "k" * 40  # the suite's JWT_SECRET_KEY (tests/distributed.py)
 

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from bson import ObjectId
 
 from common.contracts import (
@@ -23,6 +24,8 @@ from common.store.ids import utcnow
 from tests.common.media.clips import make_clip
 from tests.faults.harness import FINISHED, Faults
 from tests.ingress.image_files import picture
+
+pytestmark = pytest.mark.rabbitmq
 
 
 def _copies(doc: dict[str, Any], records: list[dict[str, Any]]) -> list[Message]:

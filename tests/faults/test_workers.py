@@ -7,7 +7,11 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from tests.faults.harness import Faults
+
+pytestmark = pytest.mark.rabbitmq
 
 # Big enough frames that a chunk takes seconds: the signal lands inside one.
 SIZE = (128, 96)
