@@ -25,7 +25,7 @@ from pipeline.webhooks.stage import STAGE as WEBHOOKS
 async def main(settings: Settings) -> None:
     jwt_secret = resolve_jwt_secret(settings, embedded=True)
     stop = shutdown_event()
-    async with open_runtime(settings, embedded=True) as runtime:
+    async with open_runtime(settings, embedded=True, serves_requests=True) as runtime:
         workers = await start_stages(runtime, [DECODE, UPSCALE, ENCODE, WEBHOOKS])
         try:
             await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)

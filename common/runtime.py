@@ -14,11 +14,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from common.bus import create_bus
 from common.bus.port import Bus
 from common.settings import Settings
-from common.store.client import Store
+from common.store.client import Store, request_timeouts
 from common.store.secantus import SecantusServer
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,14 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[Runtime]:
-    """Connect (spawning what the embedded run needs), yield, then close in reverse order."""
+async def open_runtime(
+    settings: Settings, *, embedded: bool, serves_requests: bool = False
+) -> AsyncIterator[Runtime]:
+    """Connect (spawning what the embedded run needs), yield, then close in reverse order.
+
+    ``serves_requests``: the process answers HTTP, so every database operation is bounded by
+    ``MONGO_TIMEOUT_SECONDS`` (an outage is a prompt 503, not a hung request).
+    """
     async with AsyncExitStack() as stack:
         server: SecantusServer | None = None
         url = settings.resolved_mongo_url()
@@ -48,7 +55,9 @@ async def open_runtime(settings: Settings, *, embedded: bool) -> AsyncIterator[R
             log.info("embedded SecantusDB listening at %s", url)
         # SecantusDB acknowledges a write before it reaches disk; the supervisor restarts a
         # crashed server, so journaled writes are what keeps an acknowledged job.
-        options = {"journal": True} if server is not None else {}
+        options: dict[str, Any] = {"journal": True} if server is not None else {}
+        if serves_requests:
+            options.update(request_timeouts(settings.mongo_timeout_seconds))
         store = await Store.connect(
             url, settings.mongo_db, retry_seconds=settings.startup_retry_seconds, **options
         )

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     mongo_password: str = ""
     # Overrides host/port/user/password. Unset in the embedded run, which then spawns SecantusDB.
     mongo_url: str = ""
+    # The API's patience per database operation; past it the request gets 503.
+    mongo_timeout_seconds: float = Field(5.0, gt=0)
 
     # API
     api_host: str = "0.0.0.0"
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
     bus_namespace: str = "enhancer"
     bus_delivery_limit: int = Field(5, ge=1)
     bus_prefetch: int = Field(2, ge=1)
+    # The broker's delivery-ack timeout (RabbitMQ's consumer_timeout, 30 min by default): every
+    # message is settled well within it (pipeline.runner), and consumers ask for it (3.12+).
+    bus_consumer_timeout_seconds: float = Field(1800.0, ge=1)
     # How long a process waits at start-up for MongoDB and RabbitMQ before giving up.
     startup_retry_seconds: float = Field(30.0, ge=0)
 
@@ -103,6 +108,10 @@ class Settings(BaseSettings):
     max_input_pixels: int = Field(4096 * 4096, ge=1)
     max_output_pixels: int = Field(8192 * 8192, ge=1)
     image_wait_seconds: float = Field(120.0, ge=0)
+    # Per user: jobs pending or running at once (images and videos together), and new jobs
+    # per minute; beyond either, 429 with Retry-After and nothing stored.
+    max_active_jobs_per_user: int = Field(10, ge=1)
+    max_submissions_per_minute: int = Field(60, ge=1)
 
     # Video: caps enforced at probe time (ingress), before anything is stored.
     max_video_seconds: float = Field(600.0, gt=0)
@@ -113,6 +122,8 @@ class Settings(BaseSettings):
     video_decode_memory_mb: int = Field(4096, ge=256)
     # Target chunk length; chunks are cut at the first keyframe at or after it.
     video_chunk_seconds: float = Field(2.0, gt=0)
+    # Most frames in one chunk, whatever its GOP or frame rate: bounds the work per message.
+    video_chunk_max_frames: int = Field(120, ge=1)
     # Frames per engine call in the upscale stage.
     video_batch_frames: int = Field(4, ge=1)
     # libx264 settings of the encode stage.

@@ -13,7 +13,7 @@ from ingress.server import serve_until
 async def main(settings: Settings) -> None:
     jwt_secret = resolve_jwt_secret(settings, embedded=False)  # refuse before connecting
     stop = shutdown_event()
-    async with open_runtime(settings, embedded=False) as runtime:
+    async with open_runtime(settings, embedded=False, serves_requests=True) as runtime:
         await serve_until(create_app(runtime, jwt_secret=jwt_secret), settings, stop)
 
 

@@ -12,6 +12,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -31,6 +32,11 @@ _STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
     (errors.ConfigError, 500),
     (errors.ProcessingError, 500),
 )
+
+
+DATABASE_UNAVAILABLE = "Base de datos no disponible temporalmente, inténtelo de nuevo"
+# What a 503 tells clients to wait before retrying: outages here last seconds, not hours.
+RETRY_AFTER_SECONDS = 5
 
 
 def error_response(
@@ -60,7 +66,21 @@ async def _on_enhancer_error(_: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, errors.RateLimited | errors.ModelUnavailable) and exc.retry_after:
         headers = {"Retry-After": str(exc.retry_after)}
+    elif status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return error_response(status, str(exc), headers)
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database did not answer within MONGO_TIMEOUT_SECONDS (paused, down, unreachable):
+    a 503 the client may retry, never a 500. Other driver errors are bugs (500)."""
+    assert isinstance(exc, PyMongoError)
+    if not (isinstance(exc, ConnectionFailure) or exc.timeout):
+        return await _on_unexpected(request, exc)
+    log.warning("database unavailable: %s", str(exc).split(", Timeout:", 1)[0][:300])
+    return error_response(
+        503, DATABASE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -119,6 +139,7 @@ async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.EnhancerError, _on_enhancer_error)
+    app.add_exception_handler(PyMongoError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -7,7 +7,9 @@ worker (the runtime itself, or a stage's own per-process state such as the upsca
 the message arrives typed, so handlers need no casts. Handlers store their effects before
 returning (the ack follows) and are idempotent, because at-least-once delivery means they may
 see a message twice; the rare handler that cares which delivery it is reads
-``current_delivery()``. Retries and dead-lettering are the bus's job; this layer only decides
+``current_delivery()``. Each message runs under a deadline that keeps it within the broker's
+consumer timeout (``consumer_limits``); work a handler runs on a thread stops with it
+(``stop_token()``). Retries and dead-lettering are the bus's job; this layer only decides
 what is permanent.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -28,6 +31,8 @@ from common.heartbeat import Heartbeat, WorkerInfo
 from common.logs import log_context
 from common.metrics import STAGE_MESSAGES, STAGE_SECONDS
 from common.runtime import Runtime
+from common.settings import Settings
+from pipeline.cancellation import StopToken
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,7 @@ MessageHandler = Callable[[Any, Any], Awaitable[None]]
 GiveUpHook = Callable[[Runtime, Message, str], Awaitable[None]]
 
 _DELIVERY: ContextVar[Delivery] = ContextVar("delivery")
+_DEADLINE: ContextVar[float] = ContextVar("deadline")
 
 
 def current_delivery() -> Delivery:
@@ -56,6 +62,18 @@ def job_fields(message: Message) -> dict[str, Any]:
     return {}
 
 
+def seconds_left() -> float | None:
+    """Time the running handler has before the runner cuts it (None outside a handler)."""
+    deadline = _DEADLINE.get(None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def stop_token() -> StopToken:
+    """A token for work the handler runs on a thread: it expires with the message's deadline
+    (see :mod:`pipeline.cancellation`)."""
+    return StopToken(_DEADLINE.get(None))
+
+
 def the_runtime(runtime: Runtime) -> Runtime:
     """The default stage context: handlers receive the runtime itself."""
     return runtime
@@ -68,6 +86,10 @@ class GaveUp(Exception):
 # RabbitMQ closes a channel whose message stays unacked for 30 minutes (consumer_timeout);
 # bounding each message well below that turns a hang into an ordinary retry.
 DEFAULT_MESSAGE_TIMEOUT = 20 * 60.0
+# Share of the broker's consumer timeout a message may spend unacked at most (waiting behind
+# the messages prefetched before it, then running): the rest covers the download before the
+# handler's clock starts, stopping the engine thread and the ack's round trip.
+UNACKED_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +105,13 @@ class Stage:
     worker_info: Callable[[Runtime], WorkerInfo]
     context: Callable[[Runtime], object] = the_runtime
     concurrency: int = 1
+    # The most time one message may take; the broker's consumer timeout may lower it.
     message_timeout: float = DEFAULT_MESSAGE_TIMEOUT
     on_give_up: GiveUpHook | None = None
     # Extra fields for the worker's heartbeat, from its context (the upscale stage: models).
     report: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
+    # Unacked messages a worker holds; None: BUS_PREFETCH. Stages with long messages hold 1.
+    prefetch: int | None = None
 
     def __post_init__(self) -> None:
         # A handler for a message published to another queue could never run: say so now.
@@ -96,6 +121,25 @@ class Stage:
             if kind.queue != self.name:
                 raise ValueError(f"stage {self.name!r} cannot receive {kind.__name__}: it is "
                                  f"published to the {kind.queue!r} queue")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How a stage consumes: unacked messages per worker and the time each may run."""
+
+    prefetch: int
+    message_seconds: float
+
+
+def consumer_limits(stage: Stage, settings: Settings) -> Limits:
+    """A message prefetched behind others waits unacked while they run, outside any handler's
+    clock; RabbitMQ counts that wait too. So the time per message shrinks with the messages
+    one handler slot holds: ``held × message_seconds`` stays within ``UNACKED_SHARE`` of
+    ``BUS_CONSUMER_TIMEOUT_SECONDS``, whatever the prefetch."""
+    prefetch = max(stage.prefetch or settings.bus_prefetch, stage.concurrency)
+    held = math.ceil(prefetch / stage.concurrency)
+    share = settings.bus_consumer_timeout_seconds * UNACKED_SHARE / held
+    return Limits(prefetch=prefetch, message_seconds=min(stage.message_timeout, share))
 
 
 class StageWorker:
@@ -109,6 +153,7 @@ class StageWorker:
         self.heartbeat = Heartbeat(
             runtime.store, stage.worker_info(runtime),
             None if report is None else lambda: report(self.context))
+        self.limits = consumer_limits(stage, runtime.settings)
 
     def _last_handler_attempt(self) -> int:
         """Deliveries the handler may use. With a give-up hook and a limit of 2 or more the
@@ -139,11 +184,20 @@ class StageWorker:
             raise GaveUp(reason)
         started = time.perf_counter()
         labels = (self.stage.name, message.type)
+        seconds = self.limits.message_seconds
+        log.info("%s %s started (attempt %d)", self.stage.name, delivery.message_id,
+                 delivery.attempt)
         # Failures propagate unlogged here: both bus adapters log every failed or rejected
         # delivery (with its traceback) when they decide to retry or dead-letter it.
-        token = _DELIVERY.set(delivery)  # the handler's task copies the context at creation
+        # The handler's task copies the context at creation, so both are visible inside it.
+        token = _DELIVERY.set(delivery)
+        deadline = _DEADLINE.set(time.monotonic() + seconds)
         try:
-            await asyncio.wait_for(handler(self.context, message), self.stage.message_timeout)
+            try:
+                await asyncio.wait_for(handler(self.context, message), seconds)
+            except TimeoutError as exc:
+                raise TimeoutError(
+                    f"superó el tiempo máximo por mensaje ({seconds:g} s)") from exc
         except PermanentFailure as exc:
             STAGE_MESSAGES.labels(*labels, "rejected").inc()
             await self._give_up(message, str(exc))
@@ -158,6 +212,7 @@ class StageWorker:
                 )
             raise
         finally:
+            _DEADLINE.reset(deadline)
             _DELIVERY.reset(token)
         STAGE_MESSAGES.labels(*labels, "ok").inc()
         STAGE_SECONDS.labels(*labels).observe(time.perf_counter() - started)
@@ -179,9 +234,12 @@ class StageWorker:
     async def start(self) -> None:
         await self.heartbeat.start()
         await self.runtime.bus.consume(
-            self.stage.name, self.handle, concurrency=self.stage.concurrency
+            self.stage.name, self.handle, concurrency=self.stage.concurrency,
+            prefetch=self.limits.prefetch,
         )
-        log.info("stage %s consuming (concurrency %d)", self.stage.name, self.stage.concurrency)
+        log.info("stage %s consuming (concurrency %d, prefetch %d, %.0f s per message)",
+                 self.stage.name, self.stage.concurrency, self.limits.prefetch,
+                 self.limits.message_seconds)
 
     async def stop(self) -> None:
         await self.heartbeat.stop()

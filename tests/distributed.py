@@ -61,7 +61,8 @@ class Deployment:
         self.url = ""
 
     def start(self, name: str, module: str) -> None:
-        with (self.logs / f"{name}.log").open("wb") as sink:
+        """Start (or restart: the log is appended to) ``python -m module`` as ``name``."""
+        with (self.logs / f"{name}.log").open("ab") as sink:
             self.procs[name] = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT,
                                                 env=self.env, stdout=sink,
                                                 stderr=subprocess.STDOUT)
@@ -70,6 +71,14 @@ class Deployment:
         """SIGKILL: no clean-up, no ack; what a crashed or OOM-killed worker leaves behind."""
         self.procs[name].send_signal(signal.SIGKILL)
         self.procs[name].wait(timeout=10)
+
+    def terminate(self, name: str, within: float = 60) -> int:
+        """SIGTERM (``docker stop``): the process finishes what it holds and exits."""
+        self.procs[name].send_signal(signal.SIGTERM)
+        return self.procs[name].wait(timeout=within)
+
+    def running(self, name: str) -> bool:
+        return name in self.procs and self.procs[name].poll() is None
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")

@@ -89,6 +89,7 @@ class Video:
     created_at: str | None = None
     started_at: str | None = None
     completed_at: str | None = None
+    dropped_streams: list[str] = field(default_factory=list)
     original_base64: str | None = None
     enhanced_base64: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -21,6 +21,7 @@ def create_bus(settings: Settings) -> Bus:
             delivery_limit=settings.bus_delivery_limit,
             prefetch=settings.bus_prefetch,
             connect_retry_seconds=settings.startup_retry_seconds,
+            consumer_timeout=settings.bus_consumer_timeout_seconds,
         )
     return MemoryBus(delivery_limit=settings.bus_delivery_limit, namespace=settings.bus_namespace)
 

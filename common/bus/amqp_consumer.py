@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Mapping
 
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
+from pamqp.common import FieldTable
 
 from common.bus.port import DEATH_REASON_HEADER, Delivery, Handler, visible_headers
 from common.errors import PermanentFailure
@@ -63,18 +64,20 @@ class Consumer:
         concurrency: int,
         channel: AbstractRobustChannel,
         queue: AbstractQueue,
+        arguments: Mapping[str, int] | None = None,
     ) -> None:
         self._logical = logical
         self._handler = handler
         self._slots = asyncio.Semaphore(concurrency)
         self._channel = channel
         self._queue = queue
+        self._arguments: FieldTable = dict(arguments or {})
         self._tasks: set[asyncio.Task[None]] = set()
         self._tag: str | None = None
         self._stopping = False
 
     async def start(self) -> None:
-        self._tag = await self._queue.consume(self._on_message)
+        self._tag = await self._queue.consume(self._on_message, arguments=self._arguments)
 
     async def stop(self, grace: float) -> None:
         """Cancel the subscription, let handlers finish for ``grace`` s, close the channel.

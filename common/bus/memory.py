@@ -95,17 +95,17 @@ class MemoryBus:
         self._busy: set[asyncio.Task[None]] = set()
         # Messages published for later: a timer each, like a TTL queue's wait.
         self._timers: set[asyncio.TimerHandle] = set()
-        self._closed = False
+        self._stopping = False  # workers take no more messages
+        self._closed = False  # publishes are refused too
 
     async def start(self) -> None:
-        if self._closed:
+        if self._stopping:
             raise ServiceUnavailable("the bus is closed")
 
     async def close(self) -> None:
-        self._closed = True
-        for timer in self._timers:  # nothing survives the process: the price of no services
-            timer.cancel()
-        self._timers.clear()
+        # Workers stop taking messages; busy handlers may still publish until they are done,
+        # then publishing closes too (see RabbitBus.close).
+        self._stopping = True
         idle = self._workers - self._busy
         for task in idle:
             task.cancel()
@@ -118,6 +118,10 @@ class MemoryBus:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        self._closed = True
+        for timer in self._timers:  # nothing survives the process: the price of no services
+            timer.cancel()
+        self._timers.clear()
 
     async def publish(
         self,
@@ -154,7 +158,10 @@ class MemoryBus:
         timer = asyncio.get_running_loop().call_later(delay, arrive)
         self._timers.add(timer)
 
-    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
+    async def consume(
+        self, queue: str, handler: Handler, *, concurrency: int = 1, prefetch: int | None = None
+    ) -> None:
+        # No prefetch here: a worker takes a message only when its handler is free.
         if concurrency < 1:
             raise ConfigError(f"consumer concurrency must be at least 1, got {concurrency}")
         await self.start()
@@ -173,7 +180,7 @@ class MemoryBus:
         state.dead.clear()
 
     async def healthy(self) -> bool:
-        return not self._closed
+        return not self._stopping
 
     async def depths(self, queue: str) -> QueueDepth:
         state = self._queue(queue)
@@ -185,9 +192,9 @@ class MemoryBus:
     async def _work(self, logical: str, state: _Queue, handler: Handler) -> None:
         me = asyncio.current_task()
         assert me is not None
-        while not self._closed:
+        while not self._stopping:
             message = await state.take()
-            if self._closed:
+            if self._stopping:
                 state.put(message, front=True)
                 return
             message.deliveries += 1

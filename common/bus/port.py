@@ -68,7 +68,8 @@ class Bus(Protocol):
         """Connect and declare the topology (idempotent)."""
 
     async def close(self) -> None:
-        """Stop consuming, let in-flight handlers finish or be nacked, then disconnect."""
+        """Stop consuming, let in-flight handlers finish (publishing and acking as usual) or
+        be nacked after the grace period, then refuse publishes and disconnect."""
 
     async def publish(
         self,
@@ -92,8 +93,12 @@ class Bus(Protocol):
         """Enqueue ``body`` on ``queue`` once ``delay`` seconds have passed; the broker holds
         it meanwhile. Raise ``PublishError`` unless confirmed."""
 
-    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
-        """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time."""
+    async def consume(
+        self, queue: str, handler: Handler, *, concurrency: int = 1, prefetch: int | None = None
+    ) -> None:
+        """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time,
+        holding at most ``prefetch`` unacknowledged (None: the bus's default; never fewer
+        than ``concurrency``)."""
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
         """Peek at up to ``limit`` messages dead-lettered from ``queue`` (they stay there)."""

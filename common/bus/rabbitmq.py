@@ -5,10 +5,13 @@ channels re-declare every exchange, queue and binding declared through them and 
 consumers. A publish caught by the outage is retried (bounded by ``publish_timeout``); a handler
 caught by it cannot ack any more, so its message is redelivered: handlers are idempotent.
 
-Operating limit: RabbitMQ closes a channel whose delivery stays unacked longer than
-``consumer_timeout`` (30 min by default); the message is then redelivered with one attempt
-spent. Bound per-message work well below that, or raise ``consumer_timeout`` in rabbitmq.conf
-(the per-queue ``x-consumer-timeout`` argument needs RabbitMQ 3.12).
+Operating limit: RabbitMQ closes a channel whose delivery stays unacked longer than its
+consumer timeout (``consumer_timeout``, 30 min by default); every unacked message of the
+channel is then redelivered with an attempt spent. The workers keep each message's unacked
+time within ``consumer_timeout`` (``BUS_CONSUMER_TIMEOUT_SECONDS``, see ``pipeline.runner``),
+and every consumer asks the broker for exactly that figure with the ``x-consumer-timeout``
+consumer argument, which RabbitMQ 3.12 (and 3.11.15) honours and older brokers ignore: there
+the broker's own ``consumer_timeout`` (rabbitmq.conf) must be at least as long.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class RabbitBus:
         close_timeout: float = 30.0,
         reconnect_interval: float = 1.0,
         connect_retry_seconds: float = 30.0,
+        consumer_timeout: float | None = None,
     ) -> None:
         self.delivery_limit = delivery_limit
         self.namespace = namespace
@@ -86,6 +90,10 @@ class RabbitBus:
         self._close_timeout = close_timeout
         self._reconnect_interval = reconnect_interval
         self._connect_retry_seconds = connect_retry_seconds
+        # Consumer arguments: the broker's ack timeout for our consumers (3.12+), in ms.
+        self._consumer_arguments: dict[str, int] = (
+            {} if consumer_timeout is None else {"x-consumer-timeout": int(consumer_timeout * 1000)}
+        )
         self._topology = topology(namespace, delivery_limit)  # validates names and limit
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
@@ -94,6 +102,7 @@ class RabbitBus:
         self._delays: dict[str, QueueSpec] = {}
         self._consumers: list[Consumer] = []
         self._lock = asyncio.Lock()
+        self._closing = False  # no new consumers; publishes still go out
         self._closed = False
 
     async def start(self) -> None:
@@ -150,9 +159,13 @@ class RabbitBus:
             self._declared[work.logical] = (work, dead)
 
     async def close(self) -> None:
-        self._closed = True
+        # Consumers stop first and their in-flight handlers finish (up to the grace period)
+        # while the bus still publishes: a handler's last publish and its ack must not meet
+        # a closed bus, or every graceful stop would cost its message a delivery.
+        self._closing = True
         await asyncio.gather(*(c.stop(self._close_timeout) for c in self._consumers))
         self._consumers.clear()
+        self._closed = True
         if self._connection is not None:
             await self._connection.close()
 
@@ -221,7 +234,11 @@ class RabbitBus:
         except (*_TRANSIENT, aiormq.exceptions.DeliveryError) as exc:
             raise PublishError(f"{target.name} did not confirm {message_id}: {exc!r}") from exc
 
-    async def consume(self, queue: str, handler: Handler, *, concurrency: int = 1) -> None:
+    async def consume(
+        self, queue: str, handler: Handler, *, concurrency: int = 1, prefetch: int | None = None
+    ) -> None:
+        if self._closing:
+            raise ServiceUnavailable("the bus is closing")
         if concurrency < 1:
             raise ConfigError(f"consumer concurrency must be at least 1, got {concurrency}")
         work, _ = await self._queue(queue)
@@ -229,11 +246,13 @@ class RabbitBus:
         # A channel per consumer, so its prefetch and its failure are its own. Fewer unacked
         # messages than handlers would leave handlers idle, hence the max.
         channel = await self._connection.channel()
-        await channel.set_qos(prefetch_count=max(self._prefetch, concurrency))
+        await channel.set_qos(prefetch_count=max(prefetch or self._prefetch, concurrency))
         amqp_queue = await channel.declare_queue(
             work.name, durable=work.durable, arguments=dict(work.arguments)
         )
-        consumer = Consumer(queue, handler, concurrency, channel, amqp_queue)
+        consumer = Consumer(
+            queue, handler, concurrency, channel, amqp_queue, self._consumer_arguments
+        )
         await consumer.start()
         self._consumers.append(consumer)
 

@@ -155,6 +155,9 @@ def video_summary(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
         created_at=timestamp_or_none(doc.get(F.CREATED_AT)),
         started_at=timestamp_or_none(doc.get(F.STARTED_AT)),
         completed_at=timestamp_or_none(doc.get(F.COMPLETED_AT)),
+        # Source streams the result could not carry (a codec Matroska refuses or FFmpeg
+        # cannot name), as notes such as "subtitle#2 (codec unknown)"; empty otherwise.
+        dropped_streams=list(doc.get(F.DROPPED_STREAMS) or []),
     )
     return view
 

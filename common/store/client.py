@@ -41,6 +41,20 @@ Doc = dict[str, Any]
 _AUTH_FAILED = 18  # MongoDB's AuthenticationFailed: retrying cannot help.
 
 
+def request_timeouts(seconds: float) -> dict[str, int]:
+    """Driver options that bound every wait of one operation for a process serving requests.
+
+    Without them a paused server (or a network that drops packets) holds a request for as
+    long as the TCP connection lives, and a stopped one for the 30 s of server selection; with
+    them each operation gives up after ``seconds`` (``MONGO_TIMEOUT_SECONDS``) and the API
+    answers 503. Workers keep the driver's patience: the runner's deadline bounds them, and an
+    operation that outlives a short pause needs no retry.
+    """
+    ms = int(seconds * 1000)
+    return {"serverSelectionTimeoutMS": ms, "connectTimeoutMS": ms, "socketTimeoutMS": ms,
+            "waitQueueTimeoutMS": ms}
+
+
 class Store:
     """Collections of one database plus its GridFS bucket. Build it with ``Store.connect``."""
 
@@ -144,8 +158,8 @@ class Store:
         return self.db["revoked_tokens"]
 
     @property
-    def login_failures(self) -> AsyncCollection[Doc]:
-        return self.db["login_failures"]
+    def rate_limits(self) -> AsyncCollection[Doc]:
+        return self.db["rate_limits"]
 
     @property
     def images(self) -> AsyncCollection[Doc]:
@@ -162,6 +176,10 @@ class Store:
     @property
     def webhook_deliveries(self) -> AsyncCollection[Doc]:
         return self.db["webhook_deliveries"]
+
+    @property
+    def job_slots(self) -> AsyncCollection[Doc]:
+        return self.db["job_slots"]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -36,10 +36,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     "revoked_tokens": [
         IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
     ],
-    # One document per failed login, keyed "email:<email>" / "ip:<address>"; counted in a
-    # sliding window by every ingress replica, so throttling holds across processes.
-    "login_failures": [
-        IndexModel([("key", ASCENDING), ("at", ASCENDING)], name="key_at"),
+    # Allowances in a window (common/store/counters.py), ``_id`` the key, e.g.
+    # "login:email:<email>", "login:ip:<address>", "submit:<user id>"; shared by every
+    # ingress replica, and gone once their window has closed.
+    "rate_limits": [
         IndexModel([("expires_at", ASCENDING)], name="expires_at_ttl", expireAfterSeconds=0),
     ],
     "images": [

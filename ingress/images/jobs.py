@@ -31,6 +31,7 @@ from ingress.downloads import blob_base64
 from ingress.images.checks import CheckedImage
 from ingress.images.documents import detail_view, new_image_document, original_filename
 from ingress.images.upload import ImageUpload
+from ingress.quota import admit_job, release_job
 from ingress.submission import submit_stored_job
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ async def submit_image(
     callback = await callback_for(runtime, user.id, upload.callback_url)  # 400 before storing
     image_id = ObjectId()
     bind(job_id=str(image_id), kind="image")  # every later line of this request names the job
+    await admit_job(runtime, user.id, image_id)
     blob_id = await store.blobs.put(
         upload.data,
         filename=original_filename(upload, checked),
@@ -137,4 +139,5 @@ async def delete_image(runtime: Runtime, user: AuthUser, image_id: ObjectId) -> 
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
     removed = await purge_image(store, image_id)
+    await release_job(store, user.id, image_id)
     log.info("image %s deleted with %d blobs", image_id, removed)

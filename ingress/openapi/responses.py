@@ -11,7 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from common.settings import Settings
 from ingress.openapi.schemas import ErrorBody
+from ingress.quota import TOO_MANY_ACTIVE
 
 _RETRY_AFTER = {"Retry-After": {"description": "segundos hasta el próximo intento útil",
                                 "schema": {"type": "integer", "minimum": 1}}}
@@ -24,7 +26,9 @@ ERRORS: dict[int, tuple[str, str]] = {
     409: ("Conflicto con el estado actual", "El email ya está registrado"),
     413: ("Cuerpo o imagen por encima de los límites configurados",
           "Solicitud demasiado grande: el máximo es 67108864 bytes"),
-    429: ("Demasiados intentos; reintente tras Retry-After",
+    429: ("Demasiados intentos de inicio de sesión, trabajos en curso (MAX_ACTIVE_JOBS_PER_USER) "
+          "o envíos por minuto (MAX_SUBMISSIONS_PER_MINUTE): nada se guardó; reintente tras "
+          "Retry-After",
           "Demasiados intentos fallidos. Intente de nuevo en 300 segundos"),
     500: ("El worker no pudo procesar la imagen", "Error procesando imagen: CUDA out of memory"),
     503: ("Un servicio no responde (base de datos, broker), o los pesos del modelo pedido no "
@@ -33,6 +37,15 @@ ERRORS: dict[int, tuple[str, str]] = {
           "Descárguelos con: .venv/bin/python -m pipeline.upscale.engine.weights fetch "
           "general_v3 ..."),
 }
+
+_DOWNLOAD_HEADERS = {
+    "Content-Disposition": "attachment, con el nombre del archivo",
+    "X-Content-Type-Options": "nosniff: el tipo declarado, nunca otro",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+# The submit routes' 429: the per-user quota (ingress/quota.py), at its default limit.
+QUOTA_EXAMPLE = {429: TOO_MANY_ACTIVE.format(
+    limit=Settings.model_fields["max_active_jobs_per_user"].default)}
 
 
 def error(status: int, example: str | None = None) -> dict[str, Any]:
@@ -48,13 +61,13 @@ def error(status: int, example: str | None = None) -> dict[str, Any]:
 
 
 def answers(ok: dict[int, type[BaseModel] | dict[str, Any]], *errors: int,
-            ) -> dict[int | str, dict[str, Any]]:
+            examples: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: each success status with its body model (or a raw
-    OpenAPI response), then the given error statuses."""
+    OpenAPI response), then the given error statuses (``examples``: the route's own text)."""
     documented: dict[int | str, dict[str, Any]] = {}
     for status, body in ok.items():
         documented[status] = body if isinstance(body, dict) else {"model": body}
-    return documented | error_answers(*errors)
+    return documented | error_answers(*errors, examples=examples)
 
 
 def error_answers(*statuses: int, examples: dict[int, str] | None = None,
@@ -65,8 +78,11 @@ def error_answers(*statuses: int, examples: dict[int, str] | None = None,
 
 
 def binary(*media_types: str, description: str) -> dict[str, Any]:
-    """A download: the file's bytes in one of ``media_types``."""
+    """A download: the file's bytes in one of ``media_types``, with the headers every download
+    carries (``ingress.downloads``)."""
     return {"description": description,
+            "headers": {name: {"description": text, "schema": {"type": "string"}}
+                        for name, text in _DOWNLOAD_HEADERS.items()},
             "content": {t: {"schema": {"type": "string", "format": "binary"}}
                         for t in media_types}}
 

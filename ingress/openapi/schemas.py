@@ -239,6 +239,11 @@ class VideoSummary(BaseModel):
     created_at: str | None
     started_at: str | None
     completed_at: str | None
+    dropped_streams: list[str] = Field(
+        description="Source streams the result could not carry, as notes such as "
+                    "\"subtitle#2 (codec unknown)\"; empty when every stream was kept.",
+        examples=[[]],
+    )
 
 
 class VideoView(VideoSummary):

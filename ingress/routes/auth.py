@@ -71,13 +71,10 @@ async def login(
 ) -> dict[str, Any]:
     email = email_key(body.email)
     ip = request.client.host if request.client else None
-    await throttle.check(email, ip)
-    try:
-        user = await users.authenticate(store, body.email, body.password)
-    except AuthError:
-        await throttle.record_failure(email, ip)
-        raise
-    await throttle.record_success(email)
+    # A failed attempt keeps the place it reserved: that is what counts it.
+    await throttle.reserve(email, ip)
+    user = await users.authenticate(store, body.email, body.password)
+    await throttle.succeeded(email, ip)
     tokens = await sessions.start(str(user["_id"]))
     return {"message": "Login exitoso", "tokens": tokens.as_response()}
 
@@ -92,10 +89,12 @@ async def refresh(body: RefreshRequest, sessions: SessionsDep) -> dict[str, Any]
 @router.post("/logout", response_model=None,
              responses=answers({200: S.Message}, 400, 401, 413, 503))
 async def logout(body: RefreshRequest, user: CurrentUser, sessions: SessionsDep) -> dict[str, str]:
+    # The refresh token is checked first: a refused logout (someone else's or a made-up
+    # token) must not end the caller's own access token either.
     family = await sessions.family_of(body.refresh_token, str(user.id))
-    await sessions.revoke_access(user.claims)
     if family is None:
         raise AuthError(INVALID_TOKEN)
+    await sessions.revoke_access(user.claims)
     await sessions.revoke(family)
     return {"message": "Sesión cerrada exitosamente"}
 

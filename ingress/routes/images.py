@@ -34,7 +34,7 @@ from ingress.images.jobs import NOT_FOUND, delete_image, full_view, submit_image
 from ingress.images.upload import MAX_DIMENSION, read_upload
 from ingress.listing import Page, PerPage, owned_page
 from ingress.openapi import schemas as S
-from ingress.openapi.responses import answers, binary
+from ingress.openapi.responses import QUOTA_EXAMPLE, answers, binary
 from ingress.ownership import load_owned
 from ingress.uploads import CALLBACK_URL_FIELD, enhance_body
 
@@ -74,7 +74,7 @@ async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[st
              response_model=None, responses=answers(
                  {201: S.ImageAnswer, 202: {"model": S.ImageAnswer, "description": (
                      "still processing after IMAGE_WAIT_SECONDS: poll GET /api/images/{id}")}},
-                 400, 401, 404, 413, 500, 503))
+                 400, 401, 404, 413, 429, 500, 503, examples=QUOTA_EXAMPLE))
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Response:
     submitted = await _accept(request, user, runtime)
     doc = await wait_for_image(

@@ -27,7 +27,7 @@ from ingress.deps import RuntimeDep
 from ingress.downloads import blob_base64, stream_blob
 from ingress.listing import Page, PerPage, owned_page
 from ingress.openapi import schemas as S
-from ingress.openapi.responses import answers, binary
+from ingress.openapi.responses import QUOTA_EXAMPLE, answers, binary
 from ingress.ownership import load_owned
 from ingress.uploads import CALLBACK_URL_FIELD, enhance_body
 from ingress.videos.documents import detail_view, submitted_view, summary_view
@@ -55,7 +55,8 @@ _PUBLIC = {F.PROGRESS_KEYS: 0}
 
 @router.post("/enhance", status_code=http_status.HTTP_202_ACCEPTED, openapi_extra=_ENHANCE_BODY,
              response_model=None,
-             responses=answers({202: S.VideoSubmitted}, 400, 401, 413, 503))
+             responses=answers({202: S.VideoSubmitted}, 400, 401, 413, 429, 503,
+                               examples=QUOTA_EXAMPLE))
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> JSONResponse:
     async with staged_video(request, runtime.settings.default_scale) as staged:
         doc = await submit_video(runtime, user, staged)

@@ -30,6 +30,7 @@ from common.runtime import Runtime
 from ingress.auth.current import AuthUser
 from ingress.availability import require_models
 from ingress.callbacks import callback_for
+from ingress.quota import admit_job, release_job
 from ingress.submission import submit_stored_job
 from ingress.videos.documents import new_video_document
 from ingress.videos.upload import StagedVideo
@@ -60,6 +61,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
     store = runtime.store
     video_id = ObjectId()
     bind(job_id=str(video_id), kind="video")  # every later line of this request names the job
+    await admit_job(runtime, user.id, video_id)
     blob_id = await store.blobs.put(
         _file_chunks(staged.path),
         filename=staged.filename,
@@ -112,4 +114,5 @@ async def delete_video(runtime: Runtime, user: AuthUser, video_id: ObjectId) -> 
     if result.deleted_count != 1:
         raise NotFound(NOT_FOUND)
     removed = await purge_video(store, video_id)
+    await release_job(store, user.id, video_id)
     log.info("video %s deleted with %d blobs", video_id, removed)

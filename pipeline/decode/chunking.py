@@ -4,8 +4,11 @@ The source is decoded once with PyAV; each decoded frame keeps its own pts (B-fr
 edit lists and a non-zero start are the decoder's business, so every displayed frame appears
 once, in order). A chunk ends at the first keyframe at or after ``chunk_seconds`` (so a cut
 falls where the source itself starts a GOP); because chunks hold decoded frames, a source with
-no keyframe for a long time is also cut after ``4 × chunk_seconds``. Each chunk is written as a
-lossless FFV1/NUT file (:mod:`common.media.intermediate`). Runs in the sandbox child.
+no keyframe for a long time is also cut after ``4 × chunk_seconds``, and any chunk is cut at
+``max_frames`` (a long GOP or a high frame rate would otherwise put thousands of frames, and
+hours of upscaling, into one message). Each chunk is written as a lossless FFV1/NUT file
+(:mod:`common.media.intermediate`), so a cut inside a GOP is as exact as one on a keyframe.
+Runs in the sandbox child.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ HARD_CUT_FACTOR = 4
 
 
 def split_video(path: str, out_dir: str, chunk_seconds: float,
-                container: str | None = None) -> dict[str, Any]:
+                container: str | None = None, max_frames: int = 120) -> dict[str, Any]:
     """Write ``chunk-NNNNN.nut`` files into ``out_dir``; return the manifest and layout."""
     chunks: list[dict[str, Any]] = []
     writer: FrameWriter | None = None
@@ -50,6 +53,7 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
                 if writer is None or (
                     (frame.key_frame and elapsed >= target)
                     or elapsed >= target * HARD_CUT_FACTOR
+                    or writer.count >= max_frames
                 ):
                     if writer is not None:
                         writer.close()

@@ -18,5 +18,8 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
     return WorkerInfo(stage="decode", device="cpu", device_name="cpu")
 
 
+# One message at a time: a split can run for many minutes, and a second message prefetched
+# behind it would wait unacked for all of them (see pipeline.runner.consumer_limits).
 STAGE = Stage(name="decode", handlers={VideoSubmitted: handle_video_submitted},
-              worker_info=worker_info, message_timeout=MESSAGE_TIMEOUT, on_give_up=on_give_up)
+              worker_info=worker_info, message_timeout=MESSAGE_TIMEOUT, on_give_up=on_give_up,
+              prefetch=1)

@@ -27,7 +27,7 @@ from common.messaging import publish
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.store.jobs import transition
-from pipeline.runner import DEFAULT_MESSAGE_TIMEOUT
+from pipeline.runner import DEFAULT_MESSAGE_TIMEOUT, seconds_left
 from pipeline.video_jobs import (
     download,
     drop_if_cancelled,
@@ -54,8 +54,11 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
                          {F.STARTED_AT: utcnow()})
     settings = runtime.settings
     duration = float(video.get(F.DURATION_SECONDS) or settings.max_video_seconds)
+    # The split must end before the runner cuts the message (which cannot stop a child
+    # process): most of the time left, the rest for storing the chunks.
+    left = seconds_left() or MESSAGE_TIMEOUT
     timeout = min(settings.video_probe_timeout_seconds + SECONDS_PER_SOURCE_SECOND * duration,
-                  MESSAGE_TIMEOUT * 0.9)
+                  left * 0.9)
     with tempfile.TemporaryDirectory(prefix="decode-") as tmp:
         suffix = PurePath(str(video.get(F.ORIGINAL_FILENAME) or "video")).suffix[:10]
         original = Path(tmp) / f"original{suffix}"
@@ -64,7 +67,8 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
             manifest: dict[str, Any] = await asyncio.to_thread(
                 run_limited, "pipeline.decode.chunking:split_video",
                 {"path": str(original), "out_dir": tmp,
-                 "chunk_seconds": settings.video_chunk_seconds},
+                 "chunk_seconds": settings.video_chunk_seconds,
+                 "max_frames": settings.video_chunk_max_frames},
                 timeout=timeout, memory_mb=settings.video_decode_memory_mb,
             )
         except InvalidInput as exc:

@@ -4,7 +4,9 @@ Video packets are copied from the encoded chunks in order; the source's audio pa
 copied unchanged (bit-identical, hence in sync: both keep the source clock), as are subtitle
 packets Matroska accepts. MP4 ``mov_text`` subtitles are not allowed in Matroska: their packets
 are rewritten to SubRip (the text without mov_text's 2-byte length prefix and style boxes).
-Attachments and chapters are copied too. Streams the muxer refuses are left out and reported.
+Attachments and chapters are copied too. Streams the muxer refuses, and streams whose codec
+FFmpeg cannot name (e.g. an AVI's GAB2 subtitles, whose inner demuxer the pinned format
+whitelist keeps closed), are left out and reported; the job records the list.
 Packets from the two sources are merged by time so the muxer never has to buffer a whole file.
 """
 
@@ -39,6 +41,9 @@ def assemble(original: Path, container: str | None, encoded: list[Path], out_pat
         width, height = template.codec_context.width, template.codec_context.height
         mapping: dict[int, tuple[Any, bool]] = {}  # source index → (output stream, mov_text)
         for stream in (*source.streams.audio, *source.streams.subtitles):
+            if stream.codec_context is None:  # no codec: nothing a muxer could be given
+                dropped.append(f"{stream.type}#{stream.index} (codec unknown)")
+                continue
             try:
                 if stream.type == "subtitle" and stream.codec_context.name == "mov_text":
                     target = out.add_mux_stream("subrip")

@@ -10,8 +10,6 @@ removes the document first, then its blobs.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
 import logging
 import time
@@ -29,6 +27,8 @@ from common.model_status import MODEL_UNAVAILABLE
 from common.store.ids import utcnow
 from common.store.jobs import transition
 from common.webhooks.notify import notify_finished
+from pipeline.cancellation import StopToken, run_stoppable
+from pipeline.runner import stop_token
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
@@ -97,10 +97,10 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
                      {F.STARTED_AT: utcnow()})
     try:
         original = await store.blobs.get(doc.get(F.ORIGINAL_BLOB) or msg.original_blob)
-        # The engine thread logs with this job's context too (executors do not copy it).
-        result = await asyncio.get_running_loop().run_in_executor(
-            engine.executor, contextvars.copy_context().run,
-            functools.partial(_enhance, engine, original, msg))
+        # The engine thread logs with this job's context too (run_stoppable copies it).
+        stop = stop_token()
+        result = await run_stoppable(
+            engine.executor, functools.partial(_enhance, engine, original, msg, stop), stop)
     except ServiceUnavailable:
         raise  # the database or broker is away: the bus retries later
     except EnhancerError as exc:
@@ -114,13 +114,14 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
         await notify_finished(runtime, "image", image_id)
 
 
-def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted) -> EnhanceResult:
+def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted,
+             stop: StopToken) -> EnhanceResult:
     # Runs on the engine thread, including the first Enhancer's creation: importing torch and
     # loading weights would otherwise block the event loop (and the heartbeats) for seconds.
     return engine.get().enhance_image(
         original, model_type=msg.model_type, scale=msg.scale, output_width=msg.output_width,
         output_height=msg.output_height, face_enhance=msg.face_enhance,
-        output_format=msg.output_format)
+        output_format=msg.output_format, stop=stop)
 
 
 async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,

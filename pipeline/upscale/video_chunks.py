@@ -8,8 +8,7 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
+import functools
 import logging
 import tempfile
 import time
@@ -30,6 +29,8 @@ from common.media.intermediate import FrameWriter, read_frames
 from common.messaging import publish
 from common.metrics import FRAMES_PROCESSED, WORKER_FPS
 from common.store.jobs import add_progress_once
+from pipeline.cancellation import StopToken, run_stoppable
+from pipeline.runner import stop_token
 from pipeline.video_jobs import (
     claim_chunk_blob,
     download,
@@ -47,13 +48,14 @@ EnhanceFn = Callable[[np.ndarray], np.ndarray]
 
 
 def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
-                  batch_frames: int) -> dict[str, Any]:
+                  batch_frames: int, stop: StopToken | None = None) -> dict[str, Any]:
     """Enhance every frame of ``in_path`` into ``out_path`` with the same pts, in batches.
 
     Writing a batch (FFV1-encoding the enhanced frames) runs on a second thread while the
     next batch is enhanced: on a GPU the lossless encode of 2×/4× frames costs about as much
     as the model, so doing both in turn would leave the device idle half the time. At most
-    one batch waits to be written, so memory stays at two batches.
+    one batch waits to be written, so memory stays at two batches. ``stop`` is checked before
+    every batch (``enhance`` may check it more often).
     """
     writer: FrameWriter | None = None
     batch: list[np.ndarray] = []
@@ -75,6 +77,8 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
             nonlocal writing
             if not batch:
                 return
+            if stop is not None:
+                stop.check()
             enhanced = enhance(np.stack(batch))
             if writing is not None:
                 writing.result()  # the previous batch is written (or its error raised)
@@ -123,13 +127,16 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             await download(store, msg.chunk_blob, source)
             fetched = time.perf_counter()
 
+            stop = stop_token()
+
             def enhance(frames: np.ndarray) -> np.ndarray:
                 return enhancer.enhance_frames(frames, model_type=msg.model_type,
-                                               scale=msg.scale, face_enhance=msg.face_enhance)
+                                               scale=msg.scale, face_enhance=msg.face_enhance,
+                                               stop=stop)
 
-            made = await asyncio.get_running_loop().run_in_executor(
-                engine.executor, contextvars.copy_context().run, upscale_chunk, source, target,
-                enhance, runtime.settings.video_batch_frames)
+            made = await run_stoppable(engine.executor, functools.partial(
+                upscale_chunk, source, target, enhance, runtime.settings.video_batch_frames,
+                stop), stop)
             enhanced = time.perf_counter()
             WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
             blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,

@@ -81,3 +81,11 @@ def sign_up(client: httpx.AsyncClient) -> SignUp:
 @pytest.fixture
 async def user(sign_up: SignUp) -> SignedUp:
     return await sign_up()
+
+
+def assert_download_headers(headers: httpx.Headers) -> None:
+    """What every download carries: a user's upload served back is never sniffed into, nor
+    rendered as, something else."""
+    assert headers["content-disposition"].startswith("attachment;")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-security-policy"] == "default-src 'none'; sandbox"

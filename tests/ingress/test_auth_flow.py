@@ -100,8 +100,22 @@ async def test_logout_with_someone_elses_refresh_token_is_refused(
         "/api/auth/logout", headers=bob.headers, json={"refresh_token": alice.refresh_token}
     )
     assert (response.status_code, response.json()) == (401, INVALID)
-    # Alice's session survives Bob's attempt.
+    # Alice's session survives Bob's attempt, and Bob's own access token too: a logout that
+    # is refused changes nothing.
     refreshed = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert refreshed.status_code == 200
+    assert (await client.get("/api/auth/me", headers=bob.headers)).status_code == 200
+
+
+async def test_logout_with_a_bogus_refresh_token_revokes_nothing(
+    client: httpx.AsyncClient, user: SignedUp
+) -> None:
+    response = await client.post(
+        "/api/auth/logout", headers=user.headers, json={"refresh_token": "bogus-" + "x" * 40}
+    )
+    assert (response.status_code, response.json()) == (401, INVALID)
+    assert (await client.get("/api/auth/me", headers=user.headers)).status_code == 200
+    refreshed = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
     assert refreshed.status_code == 200
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
 import httpx
 import pytest
 
@@ -54,3 +57,28 @@ async def test_spraying_many_emails_from_one_ip_reaches_429(
     blocked = await _login(client, victim.email, victim.password)
     assert blocked.status_code == 429
     assert int(blocked.headers["Retry-After"]) >= 1
+
+
+async def test_parallel_guesses_check_at_most_the_limit_of_passwords(
+    client: httpx.AsyncClient, user: SignedUp
+) -> None:
+    """30 wrong passwords at once for one email: at most 3 (the limit) are ever checked (401),
+    every other attempt is refused before its password is looked at (429). Each attempt
+    reserves its place atomically before the check, so no race lets a sixth through."""
+    answers = await asyncio.gather(
+        *(_login(client, user.email, f"wrong-{n}") for n in range(30))
+    )
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {401: 3, 429: 27}, statuses
+    assert (await _login(client, user.email, user.password)).status_code == 429
+
+
+async def test_parallel_right_and_wrong_passwords_never_exceed_the_ip_allowance(
+    client: httpx.AsyncClient, sign_up: SignUp
+) -> None:
+    """Across many emails the per-IP allowance (6) holds under concurrency too."""
+    answers = await asyncio.gather(
+        *(_login(client, f"spray{n}@ejemplo.com", "password1") for n in range(20))
+    )
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {401: 6, 429: 14}, statuses

@@ -14,7 +14,7 @@ from common.runtime import Runtime
 from common.settings import Settings
 from ingress.images.documents import BASE64_FIELDS, FIELDS
 from tests.image_samples import b64
-from tests.ingress.conftest import SignedUp, SignUp, make_settings
+from tests.ingress.conftest import SignedUp, SignUp, assert_download_headers, make_settings
 from tests.ingress.image_files import NOT_FOUND, complete, fail, picture, submitted_id
 
 SUMMARY_FIELDS = tuple(name for name in FIELDS if name not in BASE64_FIELDS)
@@ -78,6 +78,9 @@ async def test_downloads_carry_the_right_type_and_name(
     enhanced = await client.get(f"/api/images/{image_id}/enhanced", headers=user.headers)
     assert enhanced.headers["content-type"] == "image/webp"
     assert "a%C3%B1o%20nuevo_mejorado.webp" in enhanced.headers["content-disposition"]
+    # A user's upload served back must never be sniffed into, or rendered as, something else.
+    for download in (original, enhanced):
+        assert_download_headers(download.headers)
 
 
 async def test_control_characters_in_a_filename_never_reach_a_header(

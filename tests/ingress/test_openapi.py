@@ -27,7 +27,10 @@ from tests.image_samples import b64
 from tests.ingress.conftest import SignedUp, make_settings
 from tests.ingress.docs_pages import check_pages
 from tests.ingress.image_files import fail, picture
+from tests.ingress.video_clips import make_clip
 
+# Active jobs per user here: the tour's user stays below it, a crowd of one goes over it.
+QUOTA = 3
 PROTECTED_PREFIXES = ("/api/images", "/api/videos", "/api/auth/me", "/api/auth/logout",
                       "/api/webhooks")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -43,7 +46,7 @@ OTHER_SECURITY: dict[str, list[dict[str, list[str]]]] = {
 @pytest.fixture
 def settings() -> Settings:
     return make_settings(image_wait_seconds=0, max_request_bytes=64 * 1024,
-                         login_max_failures=2)
+                         login_max_failures=2, max_active_jobs_per_user=QUOTA)
 
 
 async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -139,7 +142,8 @@ async def test_every_status_a_route_answers_is_documented(
     client: httpx.AsyncClient, user: SignedUp, runtime: Runtime, sign_up: Any,
 ) -> None:
     """One real request per status each route can answer (missing token, bad input, unknown
-    id, conflicts, too large, throttled, model missing), each checked against the document."""
+    id, conflicts, too large, throttled, over the job quota, model missing), each checked
+    against the document."""
     document = await _document(client)
     seen: dict[tuple[str, str], set[int]] = {}
     auth = user.headers
@@ -227,9 +231,16 @@ async def test_every_status_a_route_answers_is_documented(
     other = await sign_up()
     await call("POST", "/api/auth/logout", headers=other.headers,
                json={"refresh_token": other.refresh_token})
+    # A user with QUOTA jobs still pending: the next image and video are refused (429).
+    crowd = await sign_up()
+    for _ in range(QUOTA):
+        await call("POST", "/api/images/enhance", headers=crowd.headers, json=small)
+    await call("POST", "/api/images/enhance", headers=crowd.headers, json=small)
+    await call("POST", "/api/videos/enhance", headers=crowd.headers,
+               json={"video_base64": b64(make_clip(frames=4)), "filename": "v.mp4"})
     await call("DELETE", f"/api/images/{image_id}", headers=auth)
-    assert seen[("POST", "images")] == {202, 400, 401, 413, 503}
-    assert seen[("POST", "videos")] == {400, 413, 503}
+    assert seen[("POST", "images")] == {202, 400, 401, 413, 429, 503}
+    assert seen[("POST", "videos")] == {400, 413, 429, 503}
     assert seen[("POST", "auth")] >= {200, 400, 401, 409, 429}
     assert seen[("GET", "images")] >= {200, 400, 404, 409}
     assert seen[("DELETE", "images")] == {200} and seen[("DELETE", "videos")] == {404}

@@ -12,7 +12,7 @@ from bson import ObjectId
 
 from common.runtime import Runtime
 from common.store.ids import utcnow
-from tests.ingress.conftest import SignedUp, SignUp
+from tests.ingress.conftest import SignedUp, SignUp, assert_download_headers
 from tests.ingress.video_clips import count_frames, make_clip
 
 BASE64_FIELDS = {"original_base64", "enhanced_base64"}
@@ -89,12 +89,19 @@ async def test_get_shows_the_manuals_fields_and_base64_only_once_completed(
     assert base64.b64decode(done["enhanced_base64"]) == enhanced_mkv
     assert len(done["completed_at"]) == len("2024-12-03T10:35:05")
 
+    assert done["dropped_streams"] == []
+
     light = await client.get(
         f"/api/videos/{video_id}", headers=user.headers, params={"include_base64": "false"}
     )
     assert light.status_code == 200
     assert not BASE64_FIELDS & light.json()["video"].keys()
     assert light.json()["video"]["status"] == "completed"
+    # Streams the result could not carry are noted on the job (the encode stage writes them).
+    await runtime.store.videos.update_one(
+        {"_id": ObjectId(video_id)}, {"$set": {"dropped_streams": ["subtitle#1 (codec unknown)"]}})
+    noted = await client.get(f"/api/videos/{video_id}", headers=user.headers)
+    assert noted.json()["video"]["dropped_streams"] == ["subtitle#1 (codec unknown)"]
 
 
 async def test_a_running_job_shows_its_throughput_and_eta(
@@ -216,6 +223,8 @@ async def test_downloads_stream_the_original_and_the_enhanced_mkv(
     assert "cumplea%C3%B1os_mejorado.mkv" in enhanced.headers["content-disposition"]
     assert enhanced.content == enhanced_mkv
     assert count_frames(enhanced.content) == (24, 128, 96)
+    for download in (original, enhanced):
+        assert_download_headers(download.headers)
 
 
 async def test_delete_removes_the_document_its_blobs_and_chunk_records(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,7 +17,17 @@ from common.messaging import publish
 from common.runtime import Runtime
 from common.settings import Settings
 from common.store import Store
-from pipeline.runner import MessageHandler, Stage, current_delivery, start_stages, stop_stages
+from pipeline.cancellation import StopToken, WorkCancelled, run_stoppable
+from pipeline.runner import (
+    Limits,
+    MessageHandler,
+    Stage,
+    consumer_limits,
+    current_delivery,
+    start_stages,
+    stop_stages,
+    stop_token,
+)
 
 OID = "65f0c0ffee0123456789abcd"
 
@@ -206,3 +219,90 @@ async def test_a_hung_handler_is_cut_by_the_message_timeout_and_retried(
         assert await runtime.bus.dead_letters("upscale") == []
     finally:
         await stop_stages(workers)
+
+
+def _limits(prefetch: int | None, concurrency: int = 1, *, bus_prefetch: int = 2,
+            consumer_timeout: float = 1800, message_timeout: float = 1200) -> Limits:
+    stage = Stage(name="upscale", handlers={}, worker_info=lambda _: WorkerInfo("u", "c", "t"),
+                  concurrency=concurrency, message_timeout=message_timeout, prefetch=prefetch)
+    settings = Settings(_env_file=None, bus_prefetch=bus_prefetch,  # type: ignore[call-arg]
+                        bus_consumer_timeout_seconds=consumer_timeout)
+    return consumer_limits(stage, settings)
+
+
+def test_time_per_message_keeps_every_prefetched_message_within_the_consumer_timeout() -> None:
+    # One slot holding one message: the stage's own limit (20 min < 80 % of 30 min).
+    assert _limits(1) == Limits(prefetch=1, message_seconds=1200)
+    # BUS_PREFETCH=2 on one slot: the second waits for the first, so each gets 0.8 × 30 / 2.
+    assert _limits(None) == Limits(prefetch=2, message_seconds=720)
+    # Four slots holding 4 or 5 messages: at most two per slot.
+    assert _limits(5, concurrency=4) == Limits(prefetch=5, message_seconds=720)
+    # Never fewer unacked messages than handlers; a lowered broker timeout lowers the time.
+    assert _limits(1, concurrency=3, consumer_timeout=10) == Limits(prefetch=3,
+                                                                  message_seconds=8)
+
+
+async def test_a_cut_handler_stops_the_work_it_runs_on_a_thread(runtime: Runtime) -> None:
+    """The runner's deadline reaches a thread: cancelling the coroutine alone would leave it
+    running (the engine thread, busy on a chunk nobody waits for)."""
+    steps: list[int] = []
+    ended: list[str] = []
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def work(stop: StopToken) -> None:
+        try:
+            for step in range(10_000):
+                stop.check()
+                steps.append(step)
+                time.sleep(0.01)
+        except WorkCancelled as exc:
+            ended.append(str(exc))
+            raise
+
+    async def slow(context: Runtime, message: ImageJobSubmitted) -> None:
+        if current_delivery().attempt == 1:
+            token = stop_token()
+            await run_stoppable(executor, functools.partial(work, token), token)
+
+    workers = await start_stages(runtime, [_stage({ImageJobSubmitted: slow}, 0.3)])
+    try:
+        await publish(runtime.bus, _image())
+
+        async def stopped() -> bool:
+            return bool(ended)
+
+        await _wait_for(stopped, 5)
+        count = len(steps)
+        await asyncio.sleep(0.2)
+        assert len(steps) == count, "the thread went on after the deadline"
+        assert count < 100
+    finally:
+        await stop_stages(workers)
+        executor.shutdown()
+
+
+async def test_a_message_timing_out_on_its_last_delivery_fails_with_the_reason(
+    runtime: Runtime,
+) -> None:
+    reasons: list[str] = []
+
+    async def hangs(context: Runtime, message: ImageJobSubmitted) -> None:
+        await asyncio.sleep(3600)
+
+    async def give_up(rt: Runtime, message: Message, reason: str) -> None:
+        reasons.append(reason)
+
+    stage = Stage(name="upscale", handlers={ImageJobSubmitted: hangs}, message_timeout=0.1,
+                  worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
+                  on_give_up=give_up)
+    workers = await start_stages(runtime, [stage])
+    try:
+        await publish(runtime.bus, _image())
+
+        async def failed() -> bool:
+            return bool(reasons)
+
+        await _wait_for(failed)
+    finally:
+        await stop_stages(workers)
+    assert reasons[0].startswith("superó el tiempo máximo por mensaje (0.1 s)")

@@ -9,6 +9,7 @@ when ``auto_fetch``, the official download or a conversion of the installed ncnn
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -26,12 +27,13 @@ from common.errors import InvalidInput
 from common.metrics import MODEL_LOAD_SECONDS
 from common.models import DEFAULT_MODEL, ModelSpec, get_model
 from common.sizing import MAX_SCALE, planned_size, validate_scale
+from pipeline.cancellation import StopToken
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.device import Precision, Runtime, select_runtime
 from pipeline.upscale.engine.imageio import decode_image, encode_image, quantize, to_gray
 from pipeline.upscale.engine.networks import network_for
-from pipeline.upscale.engine.tiling import upscale_tensor
+from pipeline.upscale.engine.tiling import upscale_rows, upscale_tensor
 
 if TYPE_CHECKING:
     from common.settings import Settings
@@ -182,16 +184,65 @@ class Enhancer:
 
     # -- inference --------------------------------------------------------------------------
 
-    def upscale_native(self, batch: np.ndarray, spec: ModelSpec) -> np.ndarray:
-        """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale."""
+    def _tiling(self, spec: ModelSpec) -> tuple[nn.Module, dict[str, Any]]:
         net = self.load_model(spec)
         arch = network_for(spec).arch
-        tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
-        out = upscale_tensor(
-            net, tensor, scale=spec.native_scale, runtime=self.runtime,
-            tile_size=self.tile_size, tile_pad=self.tile_pad, batch_size=self.batch_size,
-            multiple=getattr(net, "unshuffle", 1) if arch == "rrdbnet" else 1, arch=arch)
+        return net, {
+            "scale": spec.native_scale, "runtime": self.runtime, "tile_size": self.tile_size,
+            "tile_pad": self.tile_pad, "batch_size": self.batch_size, "arch": arch,
+            "multiple": getattr(net, "unshuffle", 1) if arch == "rrdbnet" else 1}
+
+    @staticmethod
+    def _tensor(batch: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+
+    def upscale_native(self, batch: np.ndarray, spec: ModelSpec,
+                       stop: StopToken | None = None) -> np.ndarray:
+        """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale;
+        ``stop`` is checked before every tile (see :mod:`pipeline.cancellation`)."""
+        net, options = self._tiling(spec)
+        out = upscale_tensor(net, self._tensor(batch), stop=stop, **options)
         return out.permute(0, 2, 3, 1).numpy()
+
+    def upscale_to(self, batch: np.ndarray, spec: ModelSpec, width: int, height: int, *,
+                   gray: Sequence[bool] = (), stop: StopToken | None = None,
+                   ) -> list[np.ndarray]:
+        """N×H×W×3 float32 → each image at ``width``×``height`` (``gray[i]``: as one channel,
+        converted at the native scale, before the resize).
+
+        The same result as ``upscale_native`` then ``resize_to``, but when the result is no
+        larger than the native one and each band of tiles maps to whole output rows (always
+        for a ``scale`` below the model's), every band is shrunk as it comes out of the
+        network: memory follows the output and one band of tiles, not the native image
+        (a 4000² input at scale 1 on a ×4 model would otherwise hold 16000² floats).
+        """
+        n, in_h, in_w = batch.shape[:3]
+        native_h, native_w = in_h * spec.native_scale, in_w * spec.native_scale
+        flat = [i < len(gray) and gray[i] for i in range(n)]
+
+        def finish(image: np.ndarray, i: int, rows: int) -> np.ndarray:
+            return resize_to(np.ascontiguousarray(to_gray(image) if flat[i] else image),
+                             width, rows)
+
+        # Area shrinking is local: a band of native rows starting on a multiple of q (the
+        # ratio's denominator) becomes exactly its share of output rows.
+        q = native_h // math.gcd(native_h, height)
+        if width > native_w or height > native_h or spec.native_scale % q:
+            native = self.upscale_native(batch, spec, stop)
+            return [finish(native[i], i, height) for i in range(n)]
+        out = [np.empty((height, width) if flat[i] else (height, width, 3), np.float32)
+               for i in range(n)]
+
+        def shrink(y: int, rows: torch.Tensor) -> None:
+            band = rows.permute(0, 2, 3, 1).numpy()
+            top = y * height // native_h
+            bottom = (y + band.shape[1]) * height // native_h
+            for i in range(n):
+                out[i][top:bottom] = finish(band[i], i, bottom - top)
+
+        net, options = self._tiling(spec)
+        upscale_rows(net, self._tensor(batch), shrink, stop=stop, **options)
+        return out
 
     def _restore_faces(self, original: np.ndarray, background: np.ndarray) -> np.ndarray:
         """GFPGAN on 8-bit copies; the restorer pastes faces onto the upscaled background."""
@@ -201,7 +252,8 @@ class Enhancer:
     def enhance_image(self, source: bytes | Image.Image, *, model_type: str = DEFAULT_MODEL,
                       scale: int | None = None, output_width: int | None = None,
                       output_height: int | None = None, face_enhance: bool = False,
-                      output_format: str = "png") -> EnhanceResult:
+                      output_format: str = "png", stop: StopToken | None = None,
+                      ) -> EnhanceResult:
         """Enhance one encoded image (or Pillow image) and encode the result."""
         started = time.perf_counter()
         spec = get_model(model_type)  # resolved once; everything below takes the spec
@@ -217,18 +269,20 @@ class Enhancer:
         if alpha_needs_model:
             assert alpha is not None
             batch.append(np.repeat(alpha[..., None], 3, axis=2))
-        native = self.upscale_native(np.stack(batch), spec)
-        rgb = native[0]
-        if face_enhance:
-            rgb = self._restore_faces(image.rgb, rgb)
-        if alpha is not None:
-            nh, nw = rgb.shape[:2]
+        if face_enhance:  # GFPGAN pastes faces onto the whole native-scale background
+            native = self.upscale_native(np.stack(batch), spec, stop)
+            rgb = resize_to(self._restore_faces(image.rgb, native[0]), width, height)
             if alpha_needs_model:
-                alpha = to_gray(native[1])
-            else:
-                alpha = np.clip(cv2.resize(alpha, (nw, nh), interpolation=cv2.INTER_CUBIC), 0, 1)
-            alpha = resize_to(np.ascontiguousarray(alpha), width, height)
-        rgb = resize_to(rgb, width, height)
+                alpha = resize_to(to_gray(native[1]), width, height)
+        else:
+            # The alpha plane went through the model as RGB: it comes back as one channel.
+            done = self.upscale_to(np.stack(batch), spec, width, height, gray=(False, True),
+                                   stop=stop)
+            rgb = done[0]
+            if alpha_needs_model:
+                alpha = done[1]
+        if alpha is not None and not alpha_needs_model:
+            alpha = self._resize_plain_alpha(alpha, spec.native_scale, width, height)
         data = encode_image(rgb, alpha, gray=image.gray, bit_depth=image.bit_depth,
                             icc_profile=image.icc_profile, output_format=output_format)
         return EnhanceResult(
@@ -238,10 +292,22 @@ class Enhancer:
             precision=self.runtime.precision,
             elapsed_ms=int((time.perf_counter() - started) * 1000))
 
+    @staticmethod
+    def _resize_plain_alpha(alpha: np.ndarray, native_scale: int, width: int,
+                            height: int) -> np.ndarray:
+        """An alpha plane the model does not see: bicubic to the native size, then the same
+        resize as the picture; a constant plane (most alpha channels) stays constant."""
+        if float(alpha.min()) == float(alpha.max()):
+            return np.full((height, width), float(alpha.flat[0]), np.float32)
+        nh, nw = alpha.shape[0] * native_scale, alpha.shape[1] * native_scale
+        upscaled = np.clip(cv2.resize(alpha, (nw, nh), interpolation=cv2.INTER_CUBIC), 0, 1)
+        return resize_to(np.ascontiguousarray(upscaled), width, height)
+
     def enhance_frames(self, frames: np.ndarray | Sequence[np.ndarray], *,
                        model_type: str = DEFAULT_MODEL, scale: int | None = None,
                        face_enhance: bool = False, output_width: int | None = None,
-                       output_height: int | None = None) -> np.ndarray:
+                       output_height: int | None = None, stop: StopToken | None = None,
+                       ) -> np.ndarray:
         """Enhance N video frames of one size (N×H×W×3 uint8 RGB) → N×H'×W'×3 uint8.
 
         Frames go to the device ``batch_size`` at a time, so a chunk's memory stays bounded.
@@ -258,9 +324,11 @@ class Enhancer:
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for start in range(0, count, self.batch_size):
             chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0
-            native = self.upscale_native(chunk, spec)
+            native = self.upscale_native(chunk, spec, stop)
             for offset, frame in enumerate(native):
                 if face_enhance:
+                    if stop is not None:
+                        stop.check()
                     frame = self._restore_faces(chunk[offset], frame)
                 resized = resize_to(frame, width, height)
                 out[start + offset] = quantize(resized, 8)

@@ -12,12 +12,14 @@ the manual's TILE_SIZE=512 / TILE_PAD=10 on a 1280×720 frame with ``anime_video
 image as one tile; ``"auto"`` sizes tiles from free memory.
 
 On CUDA out-of-memory the batch and then the tile are halved and the work restarted, down to
-``MIN_TILE``; past that the caller gets the manual's message verbatim.
+``MIN_TILE``; past that the caller gets the manual's message verbatim. A ``StopToken`` is
+checked before every tile, so a message past its deadline stops within one tile.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import torch
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from common.errors import ProcessingError
+from pipeline.cancellation import StopToken
 from pipeline.upscale.engine.device import (
     Runtime,
     free_memory_bytes,
@@ -64,20 +67,26 @@ def _run_tile(net: nn.Module, tile: Tensor, runtime: Runtime) -> Tensor:
     return y.to("cpu").float()
 
 
-def _tiled(net: nn.Module, img: Tensor, out: Tensor, scale: int, tile: int, pad: int,
-           batch_size: int, runtime: Runtime) -> None:
-    n, _c, height, width = img.shape
+def _tile_rows(net: nn.Module, img: Tensor, scale: int, tile: int, pad: int, batch_size: int,
+               runtime: Runtime, stop: StopToken | None) -> Iterator[tuple[int, Tensor]]:
+    """Each row of tiles, upscaled: (its first output row, N×C×(rows·s)×(W·s) on the host)."""
+    n, c, height, width = img.shape
     for y0 in range(0, height, tile):
+        y1 = min(y0 + tile, height)
+        py0, py1 = max(y0 - pad, 0), min(y1 + pad, height)
+        row = torch.empty((n, c, (y1 - y0) * scale, width * scale), dtype=torch.float32)
         for x0 in range(0, width, tile):
-            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
-            py0, px0 = max(y0 - pad, 0), max(x0 - pad, 0)
-            py1, px1 = min(y1 + pad, height), min(x1 + pad, width)
+            x1 = min(x0 + tile, width)
+            px0, px1 = max(x0 - pad, 0), min(x1 + pad, width)
             for b0 in range(0, n, batch_size):
+                if stop is not None:
+                    stop.check()
                 b1 = min(b0 + batch_size, n)
                 result = _run_tile(net, img[b0:b1, :, py0:py1, px0:px1], runtime)
                 oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
-                out[b0:b1, :, y0 * scale : y1 * scale, x0 * scale : x1 * scale] = result[
+                row[b0:b1, :, :, x0 * scale : x1 * scale] = result[
                     :, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale]
+        yield y0 * scale, row
 
 
 def pad_to_multiple(img: Tensor, multiple: int) -> Tensor:
@@ -90,15 +99,20 @@ def pad_to_multiple(img: Tensor, multiple: int) -> Tensor:
     return F.pad(img, (0, pw, 0, ph), mode=mode)
 
 
-def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
-                   tile_size: int | Literal["auto"] = 0, tile_pad: int = 10, batch_size: int = 1,
-                   multiple: int = 1, arch: str = "rrdbnet") -> Tensor:
-    """Run ``net`` over ``img`` (N×3×H×W float in 0..1, CPU) → N×3×(H·s)×(W·s) float, CPU.
+def upscale_rows(net: nn.Module, img: Tensor, sink: Callable[[int, Tensor], None], *,
+                 scale: int, runtime: Runtime, tile_size: int | Literal["auto"] = 0,
+                 tile_pad: int = 10, batch_size: int = 1, multiple: int = 1,
+                 arch: str = "rrdbnet", stop: StopToken | None = None) -> None:
+    """Run ``net`` over ``img`` (N×3×H×W float in 0..1, CPU), one row of tiles at a time.
 
-    ``multiple`` is the input granularity the net needs (2 for the ×2 RRDBNet); tiles and
-    their padding are kept on that grid so the tiled result matches the untiled one.
+    ``sink(y, rows)`` receives consecutive bands of the N×3×(H·s)×(W·s) result (``y``: the
+    band's first output row), so a caller that shrinks the result need never hold all of it:
+    memory stays at one band of tiles. After a CUDA out-of-memory error the work restarts
+    from the top with smaller tiles, and ``sink`` sees those rows again. ``multiple`` is the
+    input granularity the net needs (2 for the ×2 RRDBNet); tiles and their padding are kept
+    on that grid so the tiled result matches the untiled one.
     """
-    n, c, height, width = img.shape
+    _n, _c, height, width = img.shape
     padded = pad_to_multiple(img, multiple)
     ph, pw = padded.shape[-2:]
     if tile_size == "auto":
@@ -106,11 +120,13 @@ def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
     tile = round_up(tile_size, multiple) if tile_size > 0 else round_up(max(ph, pw), multiple)
     pad = round_up(tile_pad, multiple)
     batch = max(1, batch_size)
-    out = torch.empty((n, c, ph * scale, pw * scale), dtype=torch.float32)
     while True:
         try:
-            _tiled(net, padded, out, scale, tile, pad, batch, runtime)
-            break
+            for y, rows in _tile_rows(net, padded, scale, tile, pad, batch, runtime, stop):
+                keep = min(rows.shape[2], height * scale - y)
+                if keep > 0:
+                    sink(y, rows[:, :, :keep, : width * scale])
+            return
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
             if not (runtime.is_cuda and is_out_of_memory(exc)):
                 raise
@@ -121,4 +137,20 @@ def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
                 tile = round_up(tile // 2, multiple)
             else:
                 raise ProcessingError(OOM_MESSAGE) from exc
-    return out[:, :, : height * scale, : width * scale]
+
+
+def upscale_tensor(net: nn.Module, img: Tensor, *, scale: int, runtime: Runtime,
+                   tile_size: int | Literal["auto"] = 0, tile_pad: int = 10, batch_size: int = 1,
+                   multiple: int = 1, arch: str = "rrdbnet",
+                   stop: StopToken | None = None) -> Tensor:
+    """``upscale_rows`` collected: N×3×(H·s)×(W·s) float on the host."""
+    n, c, height, width = img.shape
+    out = torch.empty((n, c, height * scale, width * scale), dtype=torch.float32)
+
+    def keep(y: int, rows: Tensor) -> None:
+        out[:, :, y : y + rows.shape[2]] = rows
+
+    upscale_rows(net, img, keep, scale=scale, runtime=runtime, tile_size=tile_size,
+                 tile_pad=tile_pad, batch_size=batch_size, multiple=multiple, arch=arch,
+                 stop=stop)
+    return out

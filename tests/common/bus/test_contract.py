@@ -250,6 +250,33 @@ async def test_close_waits_for_a_handler_that_finishes(make_bus: MakeBus) -> Non
     assert recorder.ids() == []  # it was acked before the close
 
 
+async def test_a_handler_finishing_during_close_still_publishes_and_acks(
+    make_bus: MakeBus,
+) -> None:
+    """A graceful stop (SIGTERM) lets the in-flight handler publish its result and ack: the
+    bus closes for publishing only after its consumers are done."""
+    bus = await make_bus(close_timeout=5.0)
+    started = asyncio.Event()
+
+    async def handle(delivery: Delivery) -> None:
+        started.set()
+        await asyncio.sleep(0.3)  # close() is called meanwhile
+        await bus.publish("other", b"result", message_id="result")
+
+    await bus.publish(QUEUE, b"x", message_id="finishing")
+    await bus.consume(QUEUE, handle)
+    await asyncio.wait_for(started.wait(), 10)
+    await bus.close()
+    later = await make_bus()
+    results, again = Recorder(), Recorder()
+    await later.consume("other", results)
+    await later.consume(QUEUE, again)
+    await eventually(lambda: results.ids() == ["result"])
+    await asyncio.sleep(0.5)
+    assert again.ids() == []  # acked, not returned with an attempt spent
+    assert await later.dead_letters(QUEUE) == []
+
+
 async def test_slow_handler_cut_by_close_is_not_lost(make_bus: MakeBus) -> None:
     bus = await make_bus(close_timeout=0.3)
     started = asyncio.Event()

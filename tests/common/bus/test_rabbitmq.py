@@ -1,12 +1,12 @@
-"""What only the RabbitMQ adapter can show: declared arguments, returns, a broker restart."""
+"""What only the RabbitMQ adapter can show: declared arguments, returns, a broker restart
+(on a private node: the shared broker is never stopped)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aio_pika
 import pytest
@@ -21,6 +21,7 @@ from tests.common.bus.support import (
     eventually,
     rabbitmq_reachable,
 )
+from tests.rabbitmq_node import PrivateRabbit, private_rabbitmq
 from tests.services import unavailable
 
 pytestmark = pytest.mark.rabbitmq
@@ -39,10 +40,14 @@ async def namespace() -> AsyncIterator[str]:
 
 
 def new_bus(
-    namespace: str, *, publish_timeout: float = 30.0, delivery_limit: int = DELIVERY_LIMIT
+    namespace: str,
+    *,
+    publish_timeout: float = 30.0,
+    delivery_limit: int = DELIVERY_LIMIT,
+    url: str = AMQP_URL,
 ) -> RabbitBus:
     return RabbitBus(
-        AMQP_URL,
+        url,
         namespace=namespace,
         delivery_limit=delivery_limit,
         publish_timeout=publish_timeout,
@@ -96,37 +101,19 @@ async def test_publish_to_a_queue_deleted_behind_its_back_raises(namespace: str)
         await bus.close()
 
 
-async def rabbitmqctl(*args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl",
-        *args,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await process.communicate()
-    assert process.returncode == 0, f"rabbitmqctl {' '.join(args)}: {stderr.decode()}"
-
-
 @pytest.fixture
-def broker_left_running() -> Iterator[None]:
-    """Restart the broker app after the test even if a timeout killed it mid-restart."""
-    if shutil.which("rabbitmqctl") is None:
-        unavailable("rabbitmqctl (to restart the broker)")
-    try:
-        yield
-    finally:
-        # A sync teardown runs even when pytest-timeout cut the event loop short.
-        for command in ("start_app", "await_startup"):
-            subprocess.run(["rabbitmqctl", command], capture_output=True, timeout=60, check=False)
+def private_broker(tmp_path: Path) -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node of this test's own: restarting the shared one would break every other
+    suite using it at the same time."""
+    with private_rabbitmq(tmp_path / "rabbitmq") as node:
+        yield node
 
 
 @pytest.mark.timeout(150)
-async def test_broker_restart_loses_no_confirmed_message(
-    namespace: str,
-    broker_left_running: None,  # after ``namespace``, so it is torn down before it
-) -> None:
-    publisher = new_bus(namespace, publish_timeout=5.0)
-    consumer = new_bus(namespace)
+async def test_broker_restart_loses_no_confirmed_message(private_broker: PrivateRabbit) -> None:
+    namespace = "restart"
+    publisher = new_bus(namespace, publish_timeout=5.0, url=private_broker.url)
+    consumer = new_bus(namespace, url=private_broker.url)
     consumed: set[str] = set()
     confirmed: list[str] = []
     restarted_at: list[int] = []
@@ -155,13 +142,9 @@ async def test_broker_restart_loses_no_confirmed_message(
 
     async def restart() -> None:
         await eventually(lambda: len(confirmed) >= 50, within=30)
-        try:
-            await rabbitmqctl("stop_app")
-            await asyncio.sleep(1)
-        finally:
-            # Whatever happens, the broker is left running for everyone else.
-            await rabbitmqctl("start_app")
-            await rabbitmqctl("await_startup")
+        await asyncio.to_thread(private_broker.stop_app)
+        await asyncio.sleep(1)
+        await asyncio.to_thread(private_broker.start_app)
         restarted_at.append(len(confirmed))
 
     await consumer.consume(QUEUE, handle, concurrency=4)

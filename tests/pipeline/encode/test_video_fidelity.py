@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.common.media.avi import make_avi_with_gab2
 from tests.common.media.clips import (
     BIGBUCKBUNNY,
     MS,
@@ -115,3 +116,16 @@ def test_odd_source_at_scale_one_is_cropped_to_even(tmp_path: Path, odd: tuple[i
                           enhance=lambda frames: frames[:, : odd[1], : odd[0]].copy())
     summary = stream_summary(output)
     assert (summary["width"], summary["height"]) == (62, 46)
+
+
+def test_an_avi_subtitle_stream_without_a_codec_is_left_out_not_a_crash(tmp_path: Path) -> None:
+    """GAB2 subtitles reach the pipeline with no codec: the video is finished without them
+    and the assembly reports the stream it left out (it used to raise on every delivery)."""
+    source = make_avi_with_gab2(tmp_path / "gab2.avi", frames=12)
+    with av.open(str(source)) as plain:  # FFmpeg itself, unpinned, reads it as SubRip
+        assert [s.codec_context.name for s in plain.streams.subtitles] == ["srt"]
+    output, manifest = run_chain(source, tmp_path, chunk_seconds=0.2)
+    assert manifest["layout"]["subtitles"] == [{"index": 1, "codec": None, "language": None}]
+    assert len(frame_times(output)) == 12
+    assert stream_summary(output)["subtitles"] == []
+    _check_timing(source, output)

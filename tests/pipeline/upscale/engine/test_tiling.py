@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from skimage import data
 
 from common.models import MODELS
+from pipeline.cancellation import StopToken, WorkCancelled
 from pipeline.upscale.engine.archs import RRDBNet
 from pipeline.upscale.engine.device import select_runtime
 from pipeline.upscale.engine.engine import Enhancer
@@ -76,3 +78,31 @@ def test_auto_tile_through_the_enhancer(models_dir: Path, photos: dict[str, np.n
     out = enhancer.upscale_native((photos["chelsea"][None] / 255.0).astype(np.float32),
                                   MODELS["anime_video"])
     assert out.shape == (1, 256, 256, 3)
+
+
+def test_a_stopped_token_ends_the_tile_loop_at_the_next_tile() -> None:
+    """The worker-side deadline reaches inside the engine: work past it stops within a tile
+    instead of running on (and holding the engine thread) after its message was given up."""
+    torch.manual_seed(0)
+    net = RRDBNet(scale=2, num_block=1).eval()
+    runtime = select_runtime(use_gpu=False, precision="fp32", channels_last=False)
+    token = StopToken()
+    tiles: list[tuple[int, ...]] = []
+
+    def count_and_stop(_module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        tiles.append(tuple(args[0].shape))
+        token.stop()  # as the event loop does when the runner's deadline passes
+
+    net.register_forward_pre_hook(count_and_stop)
+    with pytest.raises(WorkCancelled):
+        upscale_tensor(net, torch.rand(1, 3, 64, 64), scale=2, runtime=runtime, tile_size=16,
+                       tile_pad=2, multiple=2, stop=token)
+    assert len(tiles) == 1  # of 16
+
+
+def test_an_expired_deadline_stops_before_any_tile() -> None:
+    net = RRDBNet(scale=2, num_block=1).eval()
+    runtime = select_runtime(use_gpu=False, precision="fp32", channels_last=False)
+    with pytest.raises(WorkCancelled, match="tiempo máximo"):
+        upscale_tensor(net, torch.rand(1, 3, 32, 32), scale=2, runtime=runtime, tile_size=16,
+                       multiple=2, stop=StopToken(deadline=time.monotonic() - 1))

@@ -1,0 +1,52 @@
+"""Chunk sizes at the decode side: a high frame rate or a long GOP never makes one chunk (one
+message of upscaling) longer than ``VIDEO_CHUNK_MAX_FRAMES``, and a cut inside a GOP loses or
+repeats no frame."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from common.media.intermediate import read_frames
+from pipeline.decode.chunking import split_video
+from tests.common.media.clips import make_clip
+
+
+def _source_times(path: Path) -> tuple[list[Fraction], set[Fraction]]:
+    """Every frame's time and the keyframes' times, in seconds."""
+    with av.open(str(path)) as media:
+        frames = [(f.pts * f.time_base, f.key_frame) for f in media.decode(media.streams.video[0])]
+    return sorted(t for t, _ in frames), {t for t, key in frames if key}
+
+
+def _chunk_times(chunk: dict[str, Any]) -> list[Fraction]:
+    return [pts * clock for _, pts, clock in read_frames(Path(chunk["path"]))]
+
+
+def test_a_long_gop_at_a_high_rate_is_cut_at_the_frame_cap(tmp_path: Path) -> None:
+    # 240 fps, one keyframe in 400 frames: by time alone the first chunk would hold every
+    # frame up to the 4 × 1 s hard cut (all 400 here).
+    source = make_clip(tmp_path / "fast.mkv", frames=400, gop=1000, rate=Fraction(240),
+                       audio=False)
+    work = tmp_path / "chunks"
+    work.mkdir()
+    manifest = split_video(str(source), str(work), chunk_seconds=1.0, max_frames=48)
+    assert [c["frame_count"] for c in manifest["chunks"]] == [48] * 8 + [16]
+    assert manifest["frame_count"] == 400
+    times, _ = _source_times(source)
+    # Every frame once, in order, with its own timestamp, across cuts inside the GOP.
+    assert [t for chunk in manifest["chunks"] for t in _chunk_times(chunk)] == times
+
+
+def test_chunks_under_the_cap_are_still_cut_on_keyframes(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "gop.mp4", frames=48, gop=12, audio=False)
+    work = tmp_path / "chunks"
+    work.mkdir()
+    manifest = split_video(str(source), str(work), chunk_seconds=0.3, max_frames=120)
+    _, keyframes = _source_times(source)
+    starts = [_chunk_times(chunk)[0] for chunk in manifest["chunks"]]
+    assert len(starts) >= 3 and set(starts) <= keyframes
+    assert sum(c["frame_count"] for c in manifest["chunks"]) == 48
