@@ -119,6 +119,30 @@ def profile_summary(net: Any, frames: torch.Tensor, spec: ModelSpec, batch: int,
     return table
 
 
+def write_report(report: dict[str, Any], path: Path | None) -> None:
+    """After every variant: a step killed by its timeout still leaves what it measured."""
+    if path is None:
+        return
+    path.write_text(json.dumps(report, indent=2))
+    profiles = [f"== {m} ==\n{e['profile']}" for m, e in report["scenarios"].items()
+                if e.get("profile")]
+    if profiles:
+        path.with_suffix(".profile.txt").write_text("\n".join(profiles))
+
+
+def measure(net: Any, frames: torch.Tensor, spec: ModelSpec, batch: int, rt: Runtime,
+            ) -> dict[str, Any]:
+    if rt.is_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    dev = device_fps(net, frames, batch, rt, rounds=max(2, 16 // batch))
+    first_s = time.perf_counter() - t0
+    eng = engine_fps(net, frames[: batch * 2], spec, batch, rt, tile=0)
+    peak = torch.cuda.max_memory_allocated() if rt.is_cuda else 0
+    return {"device_fps": round(dev, 1), "engine_fps": round(eng, 1),
+            "gpu_memory_peak_bytes": peak, "first_call_s": round(first_s, 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,75 +166,73 @@ def main() -> int:
     name = torch.cuda.get_device_name() if cuda else "cpu (dry run)"
     print(f"device: {name}  torch {torch.__version__}")
     report: dict[str, Any] = {"device": name, "torch": torch.__version__, "scenarios": {},
-                              "skipped": [], "dry_run": args.dry_run}
+                              "skipped": [], "failed": [], "dry_run": args.dry_run}
     batches = [int(b) for b in args.batches.split(",")] if cuda else [2]
     dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16} if cuda else {"fp32": torch.float32}
-    modes = [m for m in args.compile_modes.split(",") if m and m != "none"]
-    summary = []
+    first = next(iter(dtypes))
+    # Phases, each over both scenarios, cheapest and most telling first, so the budget cuts
+    # the extras (compiling takes minutes), never a scenario's plain figures.
+    variants = [(p, "off", False) for p in dtypes]
+    if cuda:
+        variants.append((first, "off", True))
+    variants += [(first, m, False) for m in args.compile_modes.split(",") if m and m != "none"]
+    inputs: dict[str, tuple[ModelSpec, torch.nn.Module, torch.Tensor, str, float]] = {}
     for model_type, ((height, width), figure, goal) in SCENARIOS.items():
         spec = MODELS[model_type]
-        if not cuda:
-            height, width = 12, 16
+        height, width = (height, width) if cuda else (12, 16)
         base, source = load_net(spec, args.models_dir, real=cuda)
         frames = torch.randint(0, 256, (max(batches) * 2, 3, height, width), dtype=torch.uint8)
-        print(f"\n{model_type} ({spec.name}, {source}): {width}x{height} -> "
-              f"{width * spec.native_scale}x{height * spec.native_scale}, goal {figure} "
-              f"{goal} fps")
-        rows: list[dict[str, Any]] = []
-        variants = [(p, "off", False) for p in dtypes] + [("fp16" if cuda else "fp32", m, False)
-                                                          for m in modes]
-        if cuda:
-            variants.append(("fp16", "off", True))
-        for precision, mode, graphs in variants:
-            rt = Runtime(device, dtypes.get(precision, torch.float16), True)
-            plain = base.to(device, rt.dtype).eval()
-            net = accelerate(plain.to(memory_format=torch.channels_last),  # type: ignore[call-overload]
-                             device=device, compile_mode=mode, cuda_graphs=graphs,
+        inputs[str(model_type)] = (spec, base, frames, figure, goal)
+        report["scenarios"][str(model_type)] = {
+            "input": [width, height], "output": [width * spec.native_scale,
+                                                 height * spec.native_scale],
+            "goal": {figure: goal}, "weights": source, "variants": []}
+    for precision, mode, graphs in variants:
+        for model_type, (spec, base, frames, _figure, _goal) in inputs.items():
+            rt = Runtime(device, dtypes[precision], True)
+            plain = base.to(device, rt.dtype).eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            net = accelerate(plain, device=device, compile_mode=mode, cuda_graphs=graphs,
                              models_dir=args.models_dir)
             for batch in batches:
-                label = f"{precision} compile={mode} graphs={graphs} batch={batch}"
+                label = f"{model_type} {precision} compile={mode} graphs={graphs} batch={batch}"
                 if time.monotonic() - started > args.budget:
-                    report["skipped"].append(f"{model_type} {label}")
+                    report["skipped"].append(label)
                     continue
-                if cuda:
-                    torch.cuda.reset_peak_memory_stats()
                 try:
-                    t0 = time.perf_counter()
-                    dev = device_fps(net, frames, batch, rt, rounds=max(2, 16 // batch))
-                    first_s = time.perf_counter() - t0
-                    eng = engine_fps(net, frames[: batch * 2], spec, batch, rt, tile=0)
-                except torch.cuda.OutOfMemoryError:
-                    print(f"  {label}: out of memory")
-                    torch.cuda.empty_cache()
+                    row = measure(net, frames, spec, batch, rt)
+                except Exception as exc:  # OOM, a compile failure: recorded, the rest goes on
+                    report["failed"].append(f"{label}: {type(exc).__name__}: {exc}"[:500])
+                    print(f"  {label}: {type(exc).__name__}: {str(exc)[:200]}")
+                    if cuda:
+                        torch.cuda.empty_cache()
                     continue
-                peak = torch.cuda.max_memory_allocated() if cuda else 0
                 row = {"precision": precision, "compile": mode, "cuda_graphs": graphs,
-                       "batch": batch, "device_fps": round(dev, 1), "engine_fps": round(eng, 1),
-                       "gpu_memory_peak_bytes": peak, "first_call_s": round(first_s, 1)}
-                rows.append(row)
-                print(f"  {label}: device {dev:7.1f} fps | engine {eng:6.1f} fps | "
-                      f"peak {peak / 2**30:5.2f} GiB | first call {first_s:.0f} s")
-        best = max(rows, key=lambda r: r[f"{figure}_fps"], default=None)
-        entry: dict[str, Any] = {"input": [width, height], "goal": {figure: goal},
-                                 "weights": source, "variants": rows, "best": best}
-        if best is not None:
-            entry["goal_met"] = best[f"{figure}_fps"] >= goal
-            # The dry run profiles too, so the GPU run cannot be the first to try it.
-            wanted = not entry["goal_met"] or args.dry_run
-            if wanted and time.monotonic() - started < args.budget + 60:
-                rt = Runtime(device, dtypes.get(best["precision"], torch.float16), True)
-                net = base.to(device, rt.dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-                entry["profile"] = profile_summary(net, frames, spec, best["batch"], rt, 0)
-            summary.append(f"{model_type}={best['engine_fps']:.1f}/{best['device_fps']:.1f}fps"
-                           f"(goal {figure} {goal:g})")
-        report["scenarios"][str(model_type)] = entry
+                       "batch": batch, **row}
+                report["scenarios"][model_type]["variants"].append(row)
+                print(f"  {label}: device {row['device_fps']:7.1f} fps | engine "
+                      f"{row['engine_fps']:6.1f} fps | peak "
+                      f"{row['gpu_memory_peak_bytes'] / 2**30:5.2f} GiB | first call "
+                      f"{row['first_call_s']:.0f} s")
+                report["seconds"] = round(time.monotonic() - started, 1)
+                write_report(report, args.json)
+    summary = []
+    for model_type, (spec, base, frames, figure, goal) in inputs.items():
+        entry = report["scenarios"][model_type]
+        best = max(entry["variants"], key=lambda r: r[f"{figure}_fps"], default=None)
+        entry["best"] = best
+        if best is None:
+            continue
+        entry["goal_met"] = best[f"{figure}_fps"] >= goal
+        # The dry run profiles too, so the GPU run cannot be the first to try it.
+        if (not entry["goal_met"] or args.dry_run) and \
+                time.monotonic() - started < args.budget + 30:
+            rt = Runtime(device, dtypes[best["precision"]], True)
+            net = base.to(device, rt.dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            entry["profile"] = profile_summary(net, frames, spec, best["batch"], rt, 0)
+        summary.append(f"{model_type}={best['engine_fps']:.1f}/{best['device_fps']:.1f}fps"
+                       f"(goal {figure} {goal:g})")
     report["seconds"] = round(time.monotonic() - started, 1)
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2))
-        profiles = [f"== {m} ==\n{e['profile']}" for m, e in report["scenarios"].items()
-                    if e.get("profile")]
-        if profiles:
-            args.json.with_suffix(".profile.txt").write_text("\n".join(profiles))
+    write_report(report, args.json)
     print(f"reproduce: python bench/engine_gpu.py --budget {args.budget:g} "
           f"--batches {args.batches} --compile-modes {args.compile_modes}")
     print("engine-gpu " + " ".join(summary))

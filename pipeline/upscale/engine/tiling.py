@@ -11,8 +11,8 @@ the manual's TILE_SIZE=512 / TILE_PAD=10 on a 1280×720 frame with ``anime_video
 (x4plus, 96² image, tile 48: pad 10 → 48 dB, pad 24 → 53 dB). ``tile_size=0`` runs the whole
 image as one tile; ``"auto"`` sizes tiles from free memory.
 
-Tiles are balanced and every crop of an image has one shape (:func:`axis_tiles`: an edge tile
-takes its extra context from inside the image), so crops batch together; the
+Tiles are balanced; on CUDA every crop of an image has one shape (:func:`axis_tiles`: an edge
+tile takes its extra context from inside the image), so crops batch together; the
 :class:`~pipeline.upscale.engine.feeder.Feeder` runs them (batched across the tiles of a row on
 CUDA, with overlapped copies and device-side finishing).
 
@@ -63,15 +63,17 @@ def auto_tile_size(arch: str, runtime: Runtime, batch: int = 1) -> int:
     return max(MIN_TILE, min(cap, edge // 32 * 32))
 
 
-def axis_tiles(length: int, tile: int, pad: int, multiple: int = 1,
+def axis_tiles(length: int, tile: int, pad: int, multiple: int = 1, uniform: bool = True,
                ) -> list[tuple[int, int, int, int]]:
     """One axis cut into tiles: (core start, core end, window start, window end) each.
 
-    Cores are balanced (``ceil(length / tile)`` of them, equal up to the last) and every
-    window has one span, ``core + 2·pad`` (or the whole axis): an edge tile takes its extra
-    context from inside the image rather than being smaller. So every crop of an image has
-    one shape (batched together, one plan per shape on the GPU), and every core still has
-    at least ``pad`` pixels of context wherever the image has them. All on ``multiple``.
+    Cores are balanced (``ceil(length / tile)`` of them, equal up to the last). ``uniform``:
+    every window has one span, ``core + 2·pad`` (or the whole axis): an edge tile takes its
+    extra context from inside the image rather than being smaller, so every crop of an image
+    has one shape (batched together, one plan per shape on the GPU). Otherwise windows are the
+    core ± ``pad`` clipped to the image (fewer pixels: the CPU, which does not batch tiles).
+    Either way every core has at least ``pad`` pixels of context wherever the image has them.
+    All on ``multiple``.
     """
     pad = round_up(pad, multiple)
     if tile <= 0 or tile + 2 * pad >= length:
@@ -82,13 +84,17 @@ def axis_tiles(length: int, tile: int, pad: int, multiple: int = 1,
     tiles = []
     for c0 in range(0, length, core):
         c1 = min(c0 + core, length)
-        w0 = min(max(c0 - pad, 0), length - span)
-        tiles.append((c0, c1, w0, w0 + span))
+        if uniform:
+            w0 = min(max(c0 - pad, 0), length - span)
+            tiles.append((c0, c1, w0, w0 + span))
+        else:
+            tiles.append((c0, c1, max(c0 - pad, 0), min(c1 + pad, length)))
     return tiles
 
 
 def _tile_rows(feeder: Feeder, img: Tensor, scale: int, tile: int, pad: int, multiple: int,
-               across_tiles: bool, stop: StopToken | None) -> Iterator[tuple[int, Tensor]]:
+               across_tiles: bool, uniform: bool, stop: StopToken | None,
+               ) -> Iterator[tuple[int, Tensor]]:
     """Each row of tiles, upscaled and finished: (its first output row, N×C×rows×W' on the
     host, in the feeder's output dtype). ``across_tiles``: all crops of a row, of every
     frame, go to the feeder together, so tiles and frames share batches; otherwise one
@@ -96,8 +102,8 @@ def _tile_rows(feeder: Feeder, img: Tensor, scale: int, tile: int, pad: int, mul
     n, c, height, width = img.shape
     shrink = feeder.finish.shrink
     out_scale = scale // shrink  # per input pixel, after the device-side shrink
-    columns = axis_tiles(width, tile, pad, multiple)
-    for y0, y1, wy0, wy1 in axis_tiles(height, tile, pad, multiple):
+    columns = axis_tiles(width, tile, pad, multiple, uniform)
+    for y0, y1, wy0, wy1 in axis_tiles(height, tile, pad, multiple, uniform):
         row = torch.empty((n, c, (y1 - y0) * out_scale, width * out_scale),
                           dtype=feeder.finish.dtype)
         groups = [columns] if across_tiles else [[col] for col in columns]
@@ -127,7 +133,7 @@ def upscale_rows(net: Network, img: Tensor, sink: Callable[[int, Tensor], None],
                  tile_pad: int = 10, batch_size: int = 1, multiple: int = 1,
                  arch: str = "rrdbnet", stop: StopToken | None = None,
                  finish: Finish = AS_IS, pad_batch: bool | None = None,
-                 across_tiles: bool | None = None) -> None:
+                 across_tiles: bool | None = None, uniform_tiles: bool | None = None) -> None:
     """Run ``net`` over ``img`` (N×3×H×W float in 0..1, CPU), one row of tiles at a time.
 
     ``sink(y, rows)`` receives consecutive bands of the N×3×(H·s)×(W·s) result (``y``: the
@@ -140,7 +146,8 @@ def upscale_rows(net: Network, img: Tensor, sink: Callable[[int, Tensor], None],
     shrinks and quantises on the device: rows then come at ``scale // finish.shrink``.
     ``across_tiles`` (default: on CUDA) batches the tiles of a row together, which a GPU needs
     to be busy; on the CPU one tile already fills the cores, and batching tiles would multiply
-    the activation memory that ``tile_size`` is meant to bound.
+    the activation memory that ``tile_size`` is meant to bound. ``uniform_tiles`` (default:
+    as ``across_tiles``) gives every crop one shape (:func:`axis_tiles`).
     """
     _n, _c, height, width = img.shape
     if finish.shrink < 1 or scale % finish.shrink:
@@ -158,8 +165,10 @@ def upscale_rows(net: Network, img: Tensor, sink: Callable[[int, Tensor], None],
     while True:
         feeder = Feeder(net, runtime, batch_size=batch, finish=finish, pad_batch=pad_batch)
         try:
-            rows_of = _tile_rows(feeder, padded, scale, tile, pad, multiple,
-                                 runtime.is_cuda if across_tiles is None else across_tiles, stop)
+            batch_tiles = runtime.is_cuda if across_tiles is None else across_tiles
+            uniform = batch_tiles if uniform_tiles is None else uniform_tiles
+            rows_of = _tile_rows(feeder, padded, scale, tile, pad, multiple, batch_tiles,
+                                 uniform, stop)
             for y, rows in rows_of:
                 keep = min(rows.shape[2], height * out_scale - y)
                 if keep > 0:
@@ -182,7 +191,8 @@ def upscale_tensor(net: Network, img: Tensor, *, scale: int, runtime: Runtime,
                    tile_size: int | Literal["auto"] = 0, tile_pad: int = 10, batch_size: int = 1,
                    multiple: int = 1, arch: str = "rrdbnet", stop: StopToken | None = None,
                    finish: Finish = AS_IS, pad_batch: bool | None = None,
-                   across_tiles: bool | None = None) -> Tensor:
+                   across_tiles: bool | None = None, uniform_tiles: bool | None = None,
+                   ) -> Tensor:
     """``upscale_rows`` collected: N×3×(H·s')×(W·s') on the host (s' = scale // shrink;
     float32, or uint8 when ``finish.quantize``)."""
     n, c, height, width = img.shape
@@ -194,5 +204,6 @@ def upscale_tensor(net: Network, img: Tensor, *, scale: int, runtime: Runtime,
 
     upscale_rows(net, img, keep, scale=scale, runtime=runtime, tile_size=tile_size,
                  tile_pad=tile_pad, batch_size=batch_size, multiple=multiple, arch=arch,
-                 stop=stop, finish=finish, pad_batch=pad_batch, across_tiles=across_tiles)
+                 stop=stop, finish=finish, pad_batch=pad_batch, across_tiles=across_tiles,
+                 uniform_tiles=uniform_tiles)
     return out

@@ -23,18 +23,24 @@ from pipeline.upscale.engine.imageio import quantize
 from pipeline.upscale.engine.tiling import axis_tiles, upscale_tensor
 
 
+@pytest.mark.parametrize("uniform", [True, False])
 @pytest.mark.parametrize(("length", "tile", "pad", "multiple"),
                          [(100, 32, 4, 1), (1080, 512, 10, 1), (37, 15, 5, 2), (64, 64, 0, 1),
                           (20, 512, 10, 1), (1920, 500, 12, 2)])
-def test_axis_tiles_cover_once_with_one_window_span(
-    length: int, tile: int, pad: int, multiple: int
+def test_axis_tiles_cover_once_with_context(
+    length: int, tile: int, pad: int, multiple: int, uniform: bool
 ) -> None:
     length = -(-length // multiple) * multiple  # the tile loop pads to the grid first
-    tiles = axis_tiles(length, tile, pad, multiple)
+    tiles = axis_tiles(length, tile, pad, multiple, uniform)
     cores = [(c0, c1) for c0, c1, _, _ in tiles]
     assert cores[0][0] == 0 and cores[-1][1] == length
     assert all(a[1] == b[0] for a, b in itertools.pairwise(cores))
-    assert len({w1 - w0 for _, _, w0, w1 in tiles}) == 1  # one crop shape per image
+    if uniform:
+        assert len({w1 - w0 for _, _, w0, w1 in tiles}) == 1  # one crop shape per image
+    else:  # the fewest pixels: each window is its core and the pad the image has
+        grid_pad = -(-pad // multiple) * multiple
+        assert all((w0, w1) == (max(c0 - grid_pad, 0), min(c1 + grid_pad, length))
+                   for c0, c1, w0, w1 in tiles)
     for c0, c1, w0, w1 in tiles:
         assert 0 <= w0 <= c0 < c1 <= w1 <= length
         assert c0 - w0 >= min(pad, c0) and w1 - c1 >= min(pad, length - c1)
@@ -77,7 +83,7 @@ def test_batched_across_tiles_and_frames_and_padded_equals_one_crop_at_a_time(
     try:
         img = _nchw(frames).float() / 255.0
         common = {"scale": 4, "runtime": runtime, "tile_size": 11, "tile_pad": 4,
-                  "arch": "srvggnet"}
+                  "arch": "srvggnet", "uniform_tiles": True}  # the crop geometry of CUDA
         alone = upscale_tensor(anime_video, img, batch_size=1, across_tiles=False,
                                pad_batch=False, **common)
         one_at_a_time = len(calls)
