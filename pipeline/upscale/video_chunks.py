@@ -8,6 +8,9 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
 import functools
 import logging
 import tempfile
@@ -28,7 +31,7 @@ from common.jobs.status import VideoStatus
 from common.media.intermediate import FrameWriter, read_frames
 from common.messaging import publish
 from common.metrics import FRAMES_PROCESSED, WORKER_FPS
-from common.store.jobs import add_progress_once
+from common.store.jobs import advance_progress
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
 from pipeline.video_jobs import (
@@ -40,6 +43,9 @@ from pipeline.video_jobs import (
 )
 
 if TYPE_CHECKING:
+    from bson import ObjectId
+
+    from common.runtime import Runtime
     from pipeline.upscale.enhancer import UpscaleContext
 
 log = logging.getLogger(__name__)
@@ -48,20 +54,23 @@ EnhanceFn = Callable[[np.ndarray], np.ndarray]
 
 
 def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
-                  batch_frames: int, stop: StopToken | None = None) -> dict[str, Any]:
+                  batch_frames: int, stop: StopToken | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Enhance every frame of ``in_path`` into ``out_path`` with the same pts, in batches.
 
     Writing a batch (FFV1-encoding the enhanced frames) runs on a second thread while the
     next batch is enhanced: on a GPU the lossless encode of 2×/4× frames costs about as much
     as the model, so doing both in turn would leave the device idle half the time. At most
     one batch waits to be written, so memory stays at two batches. ``stop`` is checked before
-    every batch (``enhance`` may check it more often).
+    every batch (``enhance`` may check it more often). ``on_batch`` gets the frames enhanced
+    so far after each batch (the job's progress).
     """
     writer: FrameWriter | None = None
     batch: list[np.ndarray] = []
     stamps: list[int] = []
     time_base = Fraction(1, 1000)
     writing: Future[None] | None = None
+    made = 0
 
     def write(enhanced: np.ndarray, pts_list: list[int], clock: Fraction) -> None:
         nonlocal writer
@@ -83,6 +92,10 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
             if writing is not None:
                 writing.result()  # the previous batch is written (or its error raised)
             writing = pool.submit(write, enhanced, list(stamps), time_base)
+            nonlocal made
+            made += len(batch)
+            if on_batch is not None:
+                on_batch(made)
             batch.clear()
             stamps.clear()
 
@@ -128,15 +141,24 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             fetched = time.perf_counter()
 
             stop = stop_token()
+            progress = BatchProgress(runtime, video_id, msg.chunk_index)
 
             def enhance(frames: np.ndarray) -> np.ndarray:
-                return enhancer.enhance_frames(frames, model_type=msg.model_type,
-                                               scale=msg.scale, face_enhance=msg.face_enhance,
-                                               stop=stop)
+                # Each batch is its own task on the engine thread, so an image waiting there
+                # runs between two batches instead of after the whole chunk (the image lane).
+                return engine.executor.submit(
+                    contextvars.copy_context().run, enhancer.enhance_frames, frames,
+                    model_type=msg.model_type, scale=msg.scale,
+                    face_enhance=msg.face_enhance, stop=stop).result()
 
-            made = await run_stoppable(engine.executor, functools.partial(
-                upscale_chunk, source, target, enhance, runtime.settings.video_batch_frames,
-                stop), stop)
+            # The chunk's own thread reads, batches and writes; only the model runs on the
+            # engine thread.
+            try:
+                made = await run_stoppable(engine.chunk_executor, functools.partial(
+                    upscale_chunk, source, target, enhance,
+                    runtime.settings.video_batch_frames, stop, progress.reached), stop)
+            finally:
+                await progress.settled()
             enhanced = time.perf_counter()
             WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
             blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
@@ -162,7 +184,32 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
         upscaled_blob=blob_id, frame_count=info["frames"], width=info["width"],
         height=info["height"],
     ))
-    if await add_progress_once(store.videos, video_id, key=msg.chunk_index,
-                               field=F.FRAMES_PROCESSED, amount=info["frames"],
-                               in_states=[VideoStatus.IN_PROGRESS]):
-        FRAMES_PROCESSED.labels(msg.model_type).inc(info["frames"])
+    # The whole chunk, whatever its batches reported (a redelivery that reused the blob
+    # reported none); advance_progress adds only what was not counted yet.
+    added = await advance_progress(store.videos, video_id, msg.chunk_index, info["frames"],
+                                   F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS])
+    FRAMES_PROCESSED.labels(msg.model_type).inc(added)
+
+
+class BatchProgress:
+    """The chunk's frames done so far, reported from the chunk's thread after each batch and
+    written to the job by the event loop (``advance_progress``: exactly once per frame,
+    never backwards). Writes may trail the batches; ``settled`` waits for all of them."""
+
+    def __init__(self, runtime: Runtime, video_id: ObjectId, index: int) -> None:
+        self._runtime, self._video_id, self._index = runtime, video_id, index
+        self._loop = asyncio.get_running_loop()
+        self._pending: list[concurrent.futures.Future[int]] = []
+
+    def reached(self, frames: int) -> None:
+        self._pending.append(asyncio.run_coroutine_threadsafe(advance_progress(
+            self._runtime.store.videos, self._video_id, self._index, frames,
+            F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS]), self._loop))
+
+    async def settled(self) -> None:
+        for future in self._pending:
+            try:
+                await asyncio.wrap_future(future)
+            except Exception:  # progress is informative; the chunk's own result decides
+                log.warning("video %s chunk %d: a progress update failed", self._video_id,
+                            self._index, exc_info=True)
