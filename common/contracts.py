@@ -56,9 +56,11 @@ class Message(BaseModel):
 
 
 class ImageJobSubmitted(Message):
-    """Ingress → upscale: enhance one stored image."""
+    """Ingress → upscale, on the image lane (queue ``images``, consumed by the upscale workers
+    beside ``upscale``): enhance one stored image. The previous release published it to
+    ``upscale``; the upscale stage still handles it there."""
 
-    queue: ClassVar[str] = "upscale"
+    queue: ClassVar[str] = "images"
     type: Literal["image.submitted"] = "image.submitted"
     image_id: ObjectIdStr
     user_id: ObjectIdStr

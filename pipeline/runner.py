@@ -112,13 +112,20 @@ class Stage:
     report: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
     # Unacked messages a worker holds; None: BUS_PREFETCH. Stages with long messages hold 1.
     prefetch: int | None = None
+    # Further queues the same worker consumes beside ``name``, each with its own consumer and
+    # the same limits (the upscale stage's image lane: images never queue behind chunks).
+    lanes: tuple[str, ...] = ()
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return (self.name, *self.lanes)
 
     def __post_init__(self) -> None:
         # A handler for a message published to another queue could never run: say so now.
         for kind in self.handlers:
             if not (isinstance(kind, type) and issubclass(kind, Message)):
                 raise TypeError(f"stage {self.name!r}: {kind!r} is not a message class")
-            if kind.queue != self.name:
+            if kind.queue not in self.queues:
                 raise ValueError(f"stage {self.name!r} cannot receive {kind.__name__}: it is "
                                  f"published to the {kind.queue!r} queue")
 
@@ -233,13 +240,15 @@ class StageWorker:
 
     async def start(self) -> None:
         await self.heartbeat.start()
-        await self.runtime.bus.consume(
-            self.stage.name, self.handle, concurrency=self.stage.concurrency,
-            prefetch=self.limits.prefetch,
-        )
-        log.info("stage %s consuming (concurrency %d, prefetch %d, %.0f s per message)",
-                 self.stage.name, self.stage.concurrency, self.limits.prefetch,
-                 self.limits.message_seconds)
+        # Lanes first: a worker that starts with both kinds of work waiting takes the lane's.
+        for queue in reversed(self.stage.queues):
+            await self.runtime.bus.consume(
+                queue, self.handle, concurrency=self.stage.concurrency,
+                prefetch=self.limits.prefetch,
+            )
+        log.info("stage %s consuming %s (concurrency %d, prefetch %d, %.0f s per message)",
+                 self.stage.name, ", ".join(self.stage.queues), self.stage.concurrency,
+                 self.limits.prefetch, self.limits.message_seconds)
 
     async def stop(self) -> None:
         await self.heartbeat.stop()

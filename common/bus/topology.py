@@ -31,7 +31,9 @@ from types import MappingProxyType
 
 from common.errors import ConfigError
 
-STAGE_QUEUES: tuple[str, ...] = ("decode", "upscale", "encode", "webhooks")
+# ``images`` is the upscale stage's priority lane: its workers consume it beside ``upscale``
+# (video chunks), so an image never waits behind a video's queued chunks.
+STAGE_QUEUES: tuple[str, ...] = ("decode", "upscale", "images", "encode", "webhooks")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$")
 _DEAD_SUFFIX = ".dead"

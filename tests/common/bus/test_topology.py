@@ -15,7 +15,7 @@ from common.errors import ConfigError
 
 
 def test_stage_queues_and_names() -> None:
-    assert STAGE_QUEUES == ("decode", "upscale", "encode", "webhooks")
+    assert STAGE_QUEUES == ("decode", "upscale", "images", "encode", "webhooks")
     assert queue_name("enhancer", "upscale") == "enhancer.upscale"
 
 
