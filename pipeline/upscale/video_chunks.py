@@ -31,6 +31,7 @@ from common.jobs.status import VideoStatus
 from common.media.intermediate import FrameWriter, read_frames
 from common.messaging import publish
 from common.metrics import FRAMES_PROCESSED, WORKER_FPS
+from common.store.ids import utcnow
 from common.store.jobs import advance_progress
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
@@ -132,6 +133,9 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
     blob_id = record.get(C.blob_field(BlobKind.UPSCALED))
     info = record.get(BlobKind.UPSCALED)
     if not blob_id:
+        await store.chunks.update_one(
+            {**C.chunk_filter(video_id, msg.chunk_index), C.UPSCALE_STARTED_AT: None},
+            {"$set": {C.UPSCALE_STARTED_AT: utcnow()}})
         enhancer = engine.get()
         with tempfile.TemporaryDirectory(prefix="upscale-") as tmp:
             source = Path(tmp) / "chunk.nut"
