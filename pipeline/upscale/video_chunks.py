@@ -145,7 +145,7 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             fetched = time.perf_counter()
 
             stop = stop_token()
-            progress = BatchProgress(runtime, video_id, msg.chunk_index)
+            progress = BatchProgress(runtime, video_id, msg.chunk_index, msg.model_type)
 
             def enhance(frames: np.ndarray) -> np.ndarray:
                 # Each batch is its own task on the engine thread, so an image waiting there
@@ -190,9 +190,16 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
     ))
     # The whole chunk, whatever its batches reported (a redelivery that reused the blob
     # reported none); advance_progress adds only what was not counted yet.
-    added = await advance_progress(store.videos, video_id, msg.chunk_index, info["frames"],
+    await count_frames(runtime, video_id, msg.chunk_index, info["frames"], msg.model_type)
+
+
+async def count_frames(runtime: Runtime, video_id: ObjectId, index: int, reached: int,
+                       model_type: str) -> None:
+    """The chunk has ``reached`` frames: the job's progress, and the frames metric for
+    exactly what this call added (so the metric, too, counts each frame once)."""
+    added = await advance_progress(runtime.store.videos, video_id, index, reached,
                                    F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS])
-    FRAMES_PROCESSED.labels(msg.model_type).inc(added)
+    FRAMES_PROCESSED.labels(model_type).inc(added)
 
 
 class BatchProgress:
@@ -200,15 +207,16 @@ class BatchProgress:
     written to the job by the event loop (``advance_progress``: exactly once per frame,
     never backwards). Writes may trail the batches; ``settled`` waits for all of them."""
 
-    def __init__(self, runtime: Runtime, video_id: ObjectId, index: int) -> None:
+    def __init__(self, runtime: Runtime, video_id: ObjectId, index: int,
+                 model_type: str) -> None:
         self._runtime, self._video_id, self._index = runtime, video_id, index
+        self._model_type = model_type
         self._loop = asyncio.get_running_loop()
-        self._pending: list[concurrent.futures.Future[int]] = []
+        self._pending: list[concurrent.futures.Future[None]] = []
 
     def reached(self, frames: int) -> None:
-        self._pending.append(asyncio.run_coroutine_threadsafe(advance_progress(
-            self._runtime.store.videos, self._video_id, self._index, frames,
-            F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS]), self._loop))
+        self._pending.append(asyncio.run_coroutine_threadsafe(count_frames(
+            self._runtime, self._video_id, self._index, frames, self._model_type), self._loop))
 
     async def settled(self) -> None:
         for future in self._pending:

@@ -24,6 +24,7 @@ def test_topology_declares_quorum_queues_with_dead_letter_queues() -> None:
     assert [(e.name, e.type, e.durable) for e in plan.exchanges] == [
         ("enhancer.work", "direct", True),
         ("enhancer.dead-letter", "direct", True),
+        ("enhancer.notices", "fanout", True),
     ]
     by_name = {q.name: q for q in plan.queues}
     assert sorted(by_name) == sorted(
