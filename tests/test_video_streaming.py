@@ -23,6 +23,7 @@ from bson import ObjectId
 
 from common.heartbeat import live_workers
 from common.store import Store
+from tests.common.bus.support import eventually
 from tests.common.media.clips import frame_times, make_clip
 from tests.distributed import Deployment, distributed_env
 from tests.pipeline.upscale.test_image_jobs import ASTRONAUT, create_image
@@ -113,8 +114,7 @@ async def test_chunks_stream_images_jump_the_queue_and_progress_moves_per_batch(
                 seen_progress.add(doc["frames_processed"])
                 return doc["status"] in {"completed", "error"}
 
-            while not await short_progress():
-                await asyncio.sleep(0.02)
+            await eventually(short_progress, within=60)  # polls every 20 ms
             done = await _until(_status(store, long.video_id, {"completed", "error"}), 120,
                                 "the long video", deploy)
     finally:
