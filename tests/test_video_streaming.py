@@ -4,7 +4,9 @@
   has stored the last one (timestamps on the chunk records);
 * an image published while a 20-chunk video is being upscaled runs on the image lane, between
   two of the chunk's batches: it is done before the video gets two chunks further;
-* a one-chunk video's ``frames_processed`` is seen between 0 and its frame count (per batch).
+* a one-chunk video's ``frames_processed`` is seen between 0 and its frame count (per batch);
+* fairness: that video, submitted after the long one, is not queued behind all of the long
+  one's chunks (at most ``VIDEO_CHUNKS_IN_FLIGHT`` = 2 of them are on the queue at once).
 
 The SIGKILL-mid-batch case is ``tests/test_video_distributed.py``'s killed-worker test: it
 kills the worker as soon as progress shows, which with per-batch progress is inside a chunk.
@@ -43,6 +45,7 @@ async def streaming_deployment(store: Store, mongo_url: str, namespace: str, mod
         mongo_url, store.db.name, namespace, tmp_path, BUS_DELIVERY_LIMIT=str(LIMIT),
         MODELS_DIR=str(models), PRECISION="fp32", TILE_SIZE="0", VIDEO_CHUNK_SECONDS="0.12",
         VIDEO_BATCH_FRAMES="2", VIDEO_PRESET="ultrafast", OMP_NUM_THREADS="1",
+        VIDEO_CHUNKS_IN_FLIGHT="2",
     )
     deploy = Deployment(env, tmp_path)
     try:
@@ -134,6 +137,8 @@ async def test_chunks_stream_images_jump_the_queue_and_progress_moves_per_batch(
     # Per batch: the one-chunk video's progress was seen between 0 and its 12 frames.
     assert short_doc["chunk_count"] == 1 and short_doc["frames_processed"] == 12
     assert seen_progress & set(range(1, 12)), seen_progress
+    # Fair turns: the short video ends long before the long one, which had 20 chunks to go.
+    assert short_doc["completed_at"] < records[running + 6]["upscale_started_at"]
     output = tmp_path / "long.mkv"
     output.write_bytes(await store.blobs.get(done["enhanced_blob"]))
     times = frame_times(output)

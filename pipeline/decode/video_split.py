@@ -23,7 +23,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from common.contracts import ChunkReady, VideoSplit, VideoSubmitted
+from common.contracts import VideoSplit, VideoSubmitted
 from common.errors import InvalidInput, PermanentFailure
 from common.jobs import chunks as C
 from common.jobs import fields as F
@@ -40,6 +40,7 @@ from pipeline.video_jobs import (
     download,
     drop_if_cancelled,
     load_active_video,
+    release_chunk,
     store_chunk_file,
     video_oid,
 )
@@ -136,18 +137,16 @@ def _discard(chunk: dict[str, Any]) -> None:
 
 async def _publish_cut(runtime: Runtime, msg: VideoSubmitted, video_id: ObjectId,
                        out_dir: Path, published: int) -> int:
-    """Store and publish every chunk the split announced since ``published``; the new
-    count of published chunks, or -1 once the job turns out to be cancelled."""
+    """Store every chunk the split announced since ``published`` and publish those whose
+    turn it is (``release_chunk``: the others go out as earlier chunks are upscaled); the
+    new count of stored chunks, or -1 once the job turns out to be cancelled."""
     while (chunk := await asyncio.to_thread(_announced, out_dir, published)) is not None:
-        blob_id, frames = await _store_chunk(runtime, video_id, published, chunk)
+        await _store_chunk(runtime, video_id, published, chunk)
         await asyncio.to_thread(_discard, chunk)  # local disk stays flat
         if await drop_if_cancelled(runtime, video_id):
             return -1
-        await publish(runtime.bus, ChunkReady(
-            video_id=msg.video_id, chunk_index=published, chunk_blob=blob_id,
-            frame_count=frames, model_type=msg.model_type, scale=msg.scale,
-            face_enhance=msg.face_enhance,
-        ))
+        await release_chunk(runtime, video_id, published, model_type=msg.model_type,
+                            scale=msg.scale, face_enhance=msg.face_enhance)
         published += 1
     return published
 

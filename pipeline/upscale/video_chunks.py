@@ -40,6 +40,7 @@ from pipeline.video_jobs import (
     download,
     drop_if_cancelled,
     load_active_chunk,
+    release_chunk,
     video_oid,
 )
 
@@ -191,6 +192,11 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
     # The whole chunk, whatever its batches reported (a redelivery that reused the blob
     # reported none); advance_progress adds only what was not counted yet.
     await count_frames(runtime, video_id, msg.chunk_index, info["frames"], msg.model_type)
+    if msg.version >= 2:  # v1 chunks were all published at once by the previous release
+        await release_chunk(runtime, video_id,
+                            msg.chunk_index + runtime.settings.video_chunks_in_flight,
+                            model_type=msg.model_type, scale=msg.scale,
+                            face_enhance=msg.face_enhance)
 
 
 async def count_frames(runtime: Runtime, video_id: ObjectId, index: int, reached: int,
