@@ -313,3 +313,30 @@ async def test_a_message_timing_out_on_its_last_delivery_fails_with_the_reason(
     finally:
         await stop_stages(workers)
     assert reasons[0].startswith("superó el tiempo máximo por mensaje (0.1 s)")
+
+
+async def test_a_stages_chores_run_every_interval_until_it_stops(store: Store) -> None:
+    """The decode stage's sweep rides on this: run at start, then every
+    SWEEP_INTERVAL_SECONDS; a failing run is logged and retried; stop ends them."""
+    bus = MemoryBus(delivery_limit=3)
+    settings = Settings(_env_file=None, jwt_secret_key="k" * 40,  # type: ignore[call-arg]
+                        sweep_interval_seconds=0.05)
+    runtime = Runtime(settings=settings, store=store, bus=bus, embedded=True)
+    runs: list[Runtime] = []
+
+    async def chores(rt: Runtime) -> None:
+        runs.append(rt)
+        if len(runs) == 1:
+            raise RuntimeError("database away")
+
+    stage = Stage(name="decode", handlers={}, worker_info=lambda _: WorkerInfo("decode", "c", "t"),
+                  chores=chores)
+    workers = await start_stages(runtime, [stage])
+    try:
+        await _wait_for(lambda: asyncio.sleep(0, len(runs) >= 3))
+    finally:
+        await stop_stages(workers)
+        await bus.close()
+    stopped_at = len(runs)
+    await asyncio.sleep(0.2)
+    assert len(runs) == stopped_at and all(rt is runtime for rt in runs)
