@@ -16,7 +16,6 @@ from pipeline.decode.video_split import MESSAGE_TIMEOUT, handle_video_submitted
 from pipeline.runner import Stage
 from pipeline.video_jobs import on_give_up
 
-
 # Uploads and job submissions finish within this; anything older without an owner is lost.
 SWEEP_GRACE = timedelta(hours=1)
 
