@@ -196,6 +196,12 @@ async def in_process_job(store: Store, clip: Path, work: Path, models: Path,
         return await timed_job(store, runtime.bus, job, first_chunk)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pinned(core: int | None) -> Any:
     if core is None:
         return None
@@ -230,7 +236,17 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
                                 scale=SCALE, model_type=MODEL)
         await timed_job(store, bus, warm)  # loads the model in every upscale worker
         job = await create_job(store, clip, scale=SCALE, model_type=MODEL)
-        return await timed_job(store, bus, job)
+        before = [cpu_seconds(p.pid) for p in procs]
+        took = await timed_job(store, bus, job)
+        used = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
+        # What each process did with the job's wall time: an upscale worker near 100 % that
+        # still does not double the throughput was slowed per core (the neighbours, shared
+        # caches), not left idle by the pipeline.
+        print(f"  {workers} worker(s) x {threads} thread(s): job {took:.1f} s; CPU decode "
+              f"(not its split child) {used[0]:.1f} s, encode {used[1]:.1f} s, upscale "
+              + ", ".join(f"{u:.1f} s ({u / took:.0%})" for u in used[2:])
+              + f"; load {os.getloadavg()[0]:.2f}", flush=True)
+        return took
     finally:
         await bus.close()
         for proc in procs:
