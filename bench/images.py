@@ -18,14 +18,8 @@ compared, because other tenants of the shared VM move the engine's speed by ±30
 minutes; while one side runs, the other is idle. The service and this process each use the
 machine's cores in turn, never at once.
 
-* after_done = from the job's ``completed_at`` (the worker's final update, ms precision) to the
-  client holding the answer: the request's wait for the news plus the answer (two blob reads,
-  base64, JSON). Issue 16 replaced the request's polling with the worker's notice; this part is
-  the one that changed, and unlike the medians above it hardly depends on the engine's speed,
-  so it stays readable when other tenants make the engine's time swing.
-
 Reproduce:  .venv/bin/python bench/images.py [--repeats 7] [--size 64]
-The last line is always ``images api_overhead=<ratio> added_ms=<ms> after_done_ms=<ms>``.
+The last line is always ``images api_overhead=<ratio> added_ms=<ms>``.
 """
 
 from __future__ import annotations
@@ -41,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,17 +105,11 @@ def main() -> None:
                 headers = {"Authorization": f"Bearer {login['tokens']['access_token']}"}
                 body = {"image_base64": base64.b64encode(raw).decode(), "filename": "cup.png"}
 
-                after_done: list[float] = []
-
                 def api() -> float:
                     started = time.perf_counter()
                     response = http.post("/api/images/enhance", headers=headers, json=body)
                     elapsed = time.perf_counter() - started
-                    received = time.time()
                     assert response.status_code == 201, response.text
-                    done = datetime.fromisoformat(response.json()["image"]["completed_at"])
-                    after_done.append(received - done.replace(tzinfo=done.tzinfo or UTC)
-                                      .timestamp())
                     return elapsed
 
                 def engine() -> float:
@@ -131,7 +118,6 @@ def main() -> None:
                     return time.perf_counter() - started
 
                 engine(), api()  # warm: weights loaded on both sides, caches filled
-                after_done.clear()
                 engine_times, api_times = [], []
                 for _ in range(args.repeats):
                     engine_times.append(engine())
@@ -146,13 +132,9 @@ def main() -> None:
           f"(all: {', '.join(f'{t * 1000:.0f}' for t in engine_times)})")
     print(f"api:    median {api_s * 1000:.0f} ms  "
           f"(all: {', '.join(f'{t * 1000:.0f}' for t in api_times)})")
-    done_ms = statistics.median(after_done) * 1000
-    print(f"after completed_at: median {done_ms:.0f} ms  "
-          f"(all: {', '.join(f'{t * 1000:.0f}' for t in after_done)})")
     print("reproduce: .venv/bin/python bench/images.py "
           f"--repeats {args.repeats} --size {args.size}")
-    print(f"images api_overhead={api_s / engine_s:.2f} added_ms={(api_s - engine_s) * 1000:.0f} "
-          f"after_done_ms={done_ms:.0f}")
+    print(f"images api_overhead={api_s / engine_s:.2f} added_ms={(api_s - engine_s) * 1000:.0f}")
 
 
 if __name__ == "__main__":
