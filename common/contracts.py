@@ -4,13 +4,19 @@ Producers and consumers import these and nothing else, so a field rename breaks 
 once. Messages carry ids and GridFS blob references, never pixels. Each model pins its
 ``type`` and ``version``; a consumer that meets a newer major version dead-letters the message
 instead of guessing. ``python -m common.schema`` publishes them as JSON Schema and AsyncAPI.
+
+Version 2 (issue 16, streamed decode): ``chunk.ready`` and ``chunk.upscaled`` may leave
+``chunk_count`` out (null) because decode publishes each chunk as soon as it is cut, before
+it knows how many there will be; the count arrives in ``video.split`` once the split ends.
+Version 1 messages (``chunk_count`` always set) are still accepted and handled as before, so
+messages published by the previous release and still queued during an upgrade finish their job.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from common.errors import PermanentFailure
 from common.models import DEFAULT_MODEL, MODEL_IDS
@@ -50,9 +56,11 @@ class Message(BaseModel):
 
 
 class ImageJobSubmitted(Message):
-    """Ingress → upscale: enhance one stored image."""
+    """Ingress → upscale, on the image lane (queue ``images``, consumed by the upscale workers
+    beside ``upscale``): enhance one stored image. The previous release published it to
+    ``upscale``; the upscale stage still handles it there."""
 
-    queue: ClassVar[str] = "upscale"
+    queue: ClassVar[str] = "images"
     type: Literal["image.submitted"] = "image.submitted"
     image_id: ObjectIdStr
     user_id: ObjectIdStr
@@ -84,14 +92,30 @@ class VideoSubmitted(Message):
         return f"video:{self.video_id}"
 
 
-class ChunkReady(Message):
+ChunkCount = Annotated[int, Field(ge=1)]
+
+
+class StreamedChunk(Message):
+    """A chunk message of contract v2: ``chunk_count`` is None while decode is still cutting
+    (the count arrives in ``video.split``); v1 messages always carry it."""
+
+    version: Literal[1, 2] = 2  # type: ignore[assignment]
+    chunk_count: ChunkCount | None = None
+
+    @model_validator(mode="after")
+    def _v1_has_a_count(self) -> StreamedChunk:
+        if self.version == 1 and self.chunk_count is None:
+            raise ValueError("a version 1 chunk message carries chunk_count")
+        return self
+
+
+class ChunkReady(StreamedChunk):
     """Decode → upscale: one keyframe-aligned chunk of source frames is stored."""
 
     queue: ClassVar[str] = "upscale"
     type: Literal["chunk.ready"] = "chunk.ready"
     video_id: ObjectIdStr
     chunk_index: Annotated[int, Field(ge=0)]
-    chunk_count: Annotated[int, Field(ge=1)]
     chunk_blob: BlobRef
     frame_count: Annotated[int, Field(ge=1)]
     model_type: ModelType = DEFAULT_MODEL
@@ -102,14 +126,13 @@ class ChunkReady(Message):
         return f"video:{self.video_id}:chunk:{self.chunk_index}:ready"
 
 
-class ChunkUpscaled(Message):
+class ChunkUpscaled(StreamedChunk):
     """Upscale → encode: the chunk's enhanced frames are stored, timestamps intact."""
 
     queue: ClassVar[str] = "encode"
     type: Literal["chunk.upscaled"] = "chunk.upscaled"
     video_id: ObjectIdStr
     chunk_index: Annotated[int, Field(ge=0)]
-    chunk_count: Annotated[int, Field(ge=1)]
     upscaled_blob: BlobRef
     frame_count: Annotated[int, Field(ge=1)]
     width: Dimension
@@ -117,6 +140,22 @@ class ChunkUpscaled(Message):
 
     def key(self) -> str:
         return f"video:{self.video_id}:chunk:{self.chunk_index}:upscaled"
+
+
+class VideoSplit(Message):
+    """Decode → encode (contract v2): the split ended with ``chunk_count`` chunks holding
+    ``frame_count`` frames. Every ``chunk.ready`` was published before it; encode assembles
+    once this count of chunks is encoded."""
+
+    queue: ClassVar[str] = "encode"
+    type: Literal["video.split"] = "video.split"
+    version: Literal[2] = 2  # type: ignore[assignment]
+    video_id: ObjectIdStr
+    chunk_count: ChunkCount
+    frame_count: Annotated[int, Field(ge=1)]
+
+    def key(self) -> str:
+        return f"video:{self.video_id}:split"
 
 
 class VideoAssemble(Message):
@@ -158,6 +197,7 @@ AnyMessage = Annotated[
     | VideoSubmitted
     | ChunkReady
     | ChunkUpscaled
+    | VideoSplit
     | VideoAssemble
     | WebhookRequested,
     Field(discriminator="type"),
@@ -167,6 +207,7 @@ MESSAGE_TYPES: tuple[type[Message], ...] = (
     VideoSubmitted,
     ChunkReady,
     ChunkUpscaled,
+    VideoSplit,
     VideoAssemble,
     WebhookRequested,
 )

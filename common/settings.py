@@ -129,6 +129,16 @@ class Settings(BaseSettings):
     video_chunk_seconds: float = Field(2.0, gt=0)
     # Most frames in one chunk, whatever its GOP or frame rate: bounds the work per message.
     video_chunk_max_frames: int = Field(120, ge=1)
+    # Chunks of one video on the upscale queue or being upscaled at once: the rest wait in
+    # the database and are released one per finished chunk, so other videos' chunks
+    # interleave (fairness). At least the number of upscale workers, or one video cannot
+    # keep them all busy.
+    video_chunks_in_flight: int = Field(4, ge=1)
+    # Completed jobs are deleted with their files this many days after completion; 0 keeps
+    # them forever. The sweep that applies it (and removes orphaned GridFS data) runs in each
+    # decode worker every SWEEP_INTERVAL_SECONDS (common.jobs.sweep).
+    result_retention_days: float = Field(0.0, ge=0)
+    sweep_interval_seconds: float = Field(3600.0, gt=0)
     # Frames per engine call in the upscale stage.
     video_batch_frames: int = Field(4, ge=1)
     # libx264 settings of the encode stage.

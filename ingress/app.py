@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from common.jobs.notices import FinishedWaiters
 from common.runtime import Runtime
 from common.version import VERSION
 from ingress.auth.tokens import TokenIssuer
@@ -31,6 +32,8 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
         audience=settings.jwt_audience,
         access_lifetime=timedelta(minutes=settings.jwt_access_token_expire_minutes),
     )
+    # Wakes the requests waiting for their image (common.jobs.notices).
+    app.state.finished = FinishedWaiters(runtime.bus)
     poll = settings.events_poll_seconds
     app.state.events = events.EventStreams(JobWatcher(runtime.store.images, poll),
                                            JobWatcher(runtime.store.videos, poll))

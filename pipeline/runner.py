@@ -112,13 +112,23 @@ class Stage:
     report: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
     # Unacked messages a worker holds; None: BUS_PREFETCH. Stages with long messages hold 1.
     prefetch: int | None = None
+    # Housekeeping the worker runs every SWEEP_INTERVAL_SECONDS besides its messages (the
+    # decode stage: common.jobs.sweep); failures are logged and retried next time.
+    chores: Callable[[Runtime], Awaitable[None]] | None = None
+    # Further queues the same worker consumes beside ``name``, each with its own consumer and
+    # the same limits (the upscale stage's image lane: images never queue behind chunks).
+    lanes: tuple[str, ...] = ()
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return (self.name, *self.lanes)
 
     def __post_init__(self) -> None:
         # A handler for a message published to another queue could never run: say so now.
         for kind in self.handlers:
             if not (isinstance(kind, type) and issubclass(kind, Message)):
                 raise TypeError(f"stage {self.name!r}: {kind!r} is not a message class")
-            if kind.queue != self.name:
+            if kind.queue not in self.queues:
                 raise ValueError(f"stage {self.name!r} cannot receive {kind.__name__}: it is "
                                  f"published to the {kind.queue!r} queue")
 
@@ -154,6 +164,7 @@ class StageWorker:
             runtime.store, stage.worker_info(runtime),
             None if report is None else lambda: report(self.context))
         self.limits = consumer_limits(stage, runtime.settings)
+        self._chores: asyncio.Task[None] | None = None
 
     def _last_handler_attempt(self) -> int:
         """Deliveries the handler may use. With a give-up hook and a limit of 2 or more the
@@ -231,17 +242,33 @@ class StageWorker:
         except Exception:  # the message is dead-lettered either way; say why the job isn't
             log.exception("%s: on_give_up failed for %s", self.stage.name, message.key())
 
+    async def _chore_loop(self, chores: Callable[[Runtime], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await chores(self.runtime)
+            except Exception:
+                log.exception("%s: periodic chores failed; next try in %.0f s",
+                              self.stage.name, self.runtime.settings.sweep_interval_seconds)
+            await asyncio.sleep(self.runtime.settings.sweep_interval_seconds)
+
     async def start(self) -> None:
         await self.heartbeat.start()
-        await self.runtime.bus.consume(
-            self.stage.name, self.handle, concurrency=self.stage.concurrency,
-            prefetch=self.limits.prefetch,
-        )
-        log.info("stage %s consuming (concurrency %d, prefetch %d, %.0f s per message)",
-                 self.stage.name, self.stage.concurrency, self.limits.prefetch,
-                 self.limits.message_seconds)
+        if self.stage.chores is not None:
+            self._chores = asyncio.ensure_future(self._chore_loop(self.stage.chores))
+        # Lanes first: a worker that starts with both kinds of work waiting takes the lane's.
+        for queue in reversed(self.stage.queues):
+            await self.runtime.bus.consume(
+                queue, self.handle, concurrency=self.stage.concurrency,
+                prefetch=self.limits.prefetch,
+            )
+        log.info("stage %s consuming %s (concurrency %d, prefetch %d, %.0f s per message)",
+                 self.stage.name, ", ".join(self.stage.queues), self.stage.concurrency,
+                 self.limits.prefetch, self.limits.message_seconds)
 
     async def stop(self) -> None:
+        if self._chores is not None:
+            self._chores.cancel()
+            await asyncio.gather(self._chores, return_exceptions=True)
         await self.heartbeat.stop()
 
 

@@ -19,12 +19,13 @@ from typing import Any
 
 from bson import ObjectId
 
-from common.contracts import Message
+from common.contracts import ChunkReady, Message
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.chunks import blob_field, chunk_filter
 from common.jobs.cleanup import remove_video_temporaries
 from common.jobs.status import VIDEO_ACTIVE, VideoStatus
+from common.messaging import publish
 from common.metrics import job_ended
 from common.runtime import Runtime
 from common.store.client import Store
@@ -144,3 +145,31 @@ async def claim_chunk_blob(runtime: Runtime, video_id: ObjectId, index: int, kin
     await runtime.store.blobs.delete(blob_id)
     record = await runtime.store.chunks.find_one(chunk_filter(video_id, index))
     return None if record is None else record.get(field)
+
+
+async def release_chunk(runtime: Runtime, video_id: ObjectId, index: int, *,
+                        model_type: str, scale: int, face_enhance: bool) -> bool:
+    """Publish chunk ``index``'s ``chunk.ready`` if its turn has come; True if published.
+
+    At most ``VIDEO_CHUNKS_IN_FLIGHT`` chunks of one video are on the upscale queue or being
+    upscaled: chunk ``i`` goes out when it is among the first of them, or once chunk
+    ``i - window`` is upscaled. Decode asks when it stores chunk ``i``, upscale when it has
+    stored chunk ``i - window``'s result; each writes its own record first and then reads the
+    other's, so whichever comes second publishes (both may: a duplicate is harmless).
+    So videos take turns on a shared queue instead of the first one's chunks filling it.
+    """
+    window = runtime.settings.video_chunks_in_flight
+    chunks = runtime.store.chunks
+    record = await chunks.find_one(chunk_filter(video_id, index))
+    if record is None:
+        return False  # not cut yet: decode releases it when it stores it
+    if index >= window:
+        before = await chunks.find_one(chunk_filter(video_id, index - window))
+        if before is None or not before.get(blob_field(BlobKind.UPSCALED)):
+            return False  # its turn comes when that chunk is upscaled
+    await publish(runtime.bus, ChunkReady(
+        video_id=str(video_id), chunk_index=index,
+        chunk_blob=record[blob_field(BlobKind.CHUNK)], frame_count=record["frame_count"],
+        model_type=model_type, scale=scale, face_enhance=face_enhance,
+    ))
+    return True

@@ -43,7 +43,9 @@ def test_a_killed_upscale_worker_is_replaced_and_the_image_is_made_once(
     env = distributed_env(mongo_url, db_name, namespace, tmp_path, MODELS_DIR=str(image_models),
                           BUS_DELIVERY_LIMIT="3", BUS_PREFETCH="1", OMP_NUM_THREADS="1",
                           IMAGE_WAIT_SECONDS="240", **OFFLINE_WEIGHTS)
-    source = photo(128, 96)
+    # 192×144 at ×4: ~2 s of model on one quiet core (128×96 took 1.0 s, so the kill 1 s
+    # after "processing" could land after the result on a quiet machine).
+    source = photo(192, 144)
     with (distributed_service(env, tmp_path, {"up1": "pipeline.upscale"}) as deploy,
           httpx.Client(base_url=deploy.url, timeout=300) as http,
           ThreadPoolExecutor(max_workers=1) as pool):
@@ -68,7 +70,7 @@ def test_a_killed_upscale_worker_is_replaced_and_the_image_is_made_once(
     image = response.json()["image"]
     assert image["id"] == job["id"] and image["status"] == "completed"
     enhanced_png = base64.b64decode(image["enhanced_base64"])
-    assert open_image(enhanced_png).size == (512, 384)
+    assert open_image(enhanced_png).size == (768, 576)
     done = f"upscale image:{job['id']} done"
     assert done not in logs["up1"] and logs["up2"].count(done) == 1
     with MongoClient(mongo_url) as client:

@@ -16,7 +16,14 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from common.bus.port import DEATH_REASON_HEADER, Delivery, Handler, QueueDepth, visible_headers
+from common.bus.port import (
+    DEATH_REASON_HEADER,
+    Delivery,
+    Handler,
+    Listener,
+    QueueDepth,
+    visible_headers,
+)
 from common.bus.topology import broker_delivery_limit, queue_name
 from common.errors import ConfigError, PermanentFailure, PublishError, ServiceUnavailable
 
@@ -70,6 +77,7 @@ class MemoryBroker:
 
     def __init__(self) -> None:
         self._queues: dict[str, _Queue] = {}
+        self.listeners: list[Listener] = []
 
     def queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())
@@ -170,6 +178,16 @@ class MemoryBus:
             task = asyncio.create_task(self._work(queue, state, handler), name=f"bus-{queue}-{n}")
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
+
+    async def announce(self, body: bytes) -> None:
+        for listener in list(self.broker.listeners):
+            try:
+                listener(body)
+            except Exception:  # one listener's bug is not the announcer's failure
+                log.exception("a notice listener failed")
+
+    async def listen(self, listener: Listener) -> None:
+        self.broker.listeners.append(listener)
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
         return list(self._queue(queue).dead[:limit])

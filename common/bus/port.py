@@ -14,6 +14,10 @@ Semantics shared by every adapter (and checked by one contract suite run against
   handler when its bus closes (or its connection drops) goes back to the queue with its
   attempt spent, and is dead-lettered if that was its last one;
 * header names starting with ``x-`` are the broker's: adapters drop them from deliveries;
+* ``announce`` broadcasts a notice to every process ``listen``ing at that moment: no queue, no
+  confirm, no redelivery (RabbitMQ: the fan-out exchange ``<ns>.notices`` and a private
+  auto-delete queue per listener; in memory: callbacks). It is a hint that something changed
+  in the database, never the only way to learn it: whoever waits on it also polls, slowly;
 * ``publish_later`` hands the broker a message it keeps for ``delay`` seconds before putting it
   on the queue (RabbitMQ: a per-delay queue with a TTL that dead-letters into the work queue;
   in memory: a timer), so a retry schedule survives the publishing process.
@@ -56,6 +60,8 @@ def visible_headers(raw: Mapping[str, object] | None) -> dict[str, str]:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+# Receives each notice's body (see ``Bus.announce``); called on the event loop, must not block.
+Listener = Callable[[bytes], None]
 
 
 @runtime_checkable
@@ -99,6 +105,13 @@ class Bus(Protocol):
         """Start delivering ``queue``'s messages to ``handler``, ``concurrency`` at a time,
         holding at most ``prefetch`` unacknowledged (None: the bus's default; never fewer
         than ``concurrency``)."""
+
+    async def announce(self, body: bytes) -> None:
+        """Broadcast ``body`` to the current listeners; best effort (never raises for a
+        broker that is away: the notice is a hint, see the module doc)."""
+
+    async def listen(self, listener: Listener) -> None:
+        """Call ``listener`` with every notice announced from now on."""
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
         """Peek at up to ``limit`` messages dead-lettered from ``queue`` (they stay there)."""

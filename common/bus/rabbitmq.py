@@ -38,8 +38,15 @@ from tenacity import (
 )
 
 from common.bus.amqp_consumer import Consumer, to_delivery
-from common.bus.port import Delivery, Handler, QueueDepth
-from common.bus.topology import QueueSpec, delay_queue, queue_pair, topology, work_exchange
+from common.bus.port import Delivery, Handler, Listener, QueueDepth
+from common.bus.topology import (
+    QueueSpec,
+    delay_queue,
+    notices_exchange,
+    queue_pair,
+    topology,
+    work_exchange,
+)
 from common.errors import ConfigError, PublishError, ServiceUnavailable
 from common.urls import redact_url
 
@@ -98,6 +105,7 @@ class RabbitBus:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractRobustExchange | None = None
+        self._notices: AbstractRobustExchange | None = None
         self._declared: dict[str, tuple[QueueSpec, QueueSpec]] = {}
         self._delays: dict[str, QueueSpec] = {}
         self._consumers: list[Consumer] = []
@@ -153,6 +161,8 @@ class RabbitBus:
             )
             if spec.name == work_exchange(self.namespace):
                 self._exchange = exchange
+            elif spec.name == notices_exchange(self.namespace):
+                self._notices = exchange
         stage = self._topology.queues
         for work, dead in zip(stage[::2], stage[1::2], strict=True):
             await self._declare(self._channel, work, dead)
@@ -255,6 +265,35 @@ class RabbitBus:
         )
         await consumer.start()
         self._consumers.append(consumer)
+
+    async def announce(self, body: bytes) -> None:
+        if self._closed or self._notices is None:
+            return
+        try:
+            # Transient and unconfirmed-in-spirit: a lost notice costs a waiter one poll.
+            async with asyncio.timeout(_CONFIRM_TIMEOUT):
+                # Not mandatory: with no listener bound the notice is simply dropped.
+                await self._notices.publish(aio_pika.Message(body), routing_key="",
+                                            mandatory=False)
+        except (TimeoutError, OSError, *_TRANSIENT, aiormq.exceptions.AMQPError) as exc:
+            log.warning("notice not announced: %r", exc)
+
+    async def listen(self, listener: Listener) -> None:
+        if self._connection is None:
+            raise ServiceUnavailable("the bus is not started")
+        # A private queue (server-named, exclusive, gone with the connection) bound to the
+        # fan-out: the robust channel declares and binds it again after a reconnect.
+        channel = await self._connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(notices_exchange(self.namespace))
+
+        async def heard(message: AbstractIncomingMessage) -> None:
+            try:
+                listener(message.body)
+            except Exception:
+                log.exception("a notice listener failed")
+
+        await queue.consume(heard, no_ack=True)
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
         _, dead = await self._queue(queue)

@@ -7,6 +7,8 @@ Naming (``ns`` is ``settings.bus_namespace``, ``q`` a logical queue such as ``"u
 
 * ``ns.work``         durable direct exchange every message is published to, routing key = queue;
 * ``ns.dead-letter``  durable direct exchange queues dead-letter to;
+* ``ns.notices``      durable fan-out exchange for ``announce``: each listening process binds a
+                      private auto-delete queue to it (a notice reaches whoever listens now);
 * ``ns.q``            durable quorum queue bound to ``ns.work`` with key ``ns.q``;
 * ``ns.q.dead``       durable *classic* queue bound to ``ns.dead-letter`` with key ``ns.q.dead``;
 * ``ns.q.delay-30s``  durable classic queue without consumers, bound to ``ns.work`` with its own
@@ -31,7 +33,9 @@ from types import MappingProxyType
 
 from common.errors import ConfigError
 
-STAGE_QUEUES: tuple[str, ...] = ("decode", "upscale", "encode", "webhooks")
+# ``images`` is the upscale stage's priority lane: its workers consume it beside ``upscale``
+# (video chunks), so an image never waits behind a video's queued chunks.
+STAGE_QUEUES: tuple[str, ...] = ("decode", "upscale", "images", "encode", "webhooks")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$")
 _DEAD_SUFFIX = ".dead"
@@ -82,6 +86,10 @@ def work_exchange(namespace: str) -> str:
 
 def dead_letter_exchange(namespace: str) -> str:
     return f"{_check('namespace', namespace)}.dead-letter"
+
+
+def notices_exchange(namespace: str) -> str:
+    return f"{_check('namespace', namespace)}.notices"
 
 
 def queue_name(namespace: str, logical: str) -> str:
@@ -174,6 +182,7 @@ def topology(namespace: str, delivery_limit: int, queues: Iterable[str] = STAGE_
         exchanges=(
             ExchangeSpec(work_exchange(namespace)),
             ExchangeSpec(dead_letter_exchange(namespace)),
+            ExchangeSpec(notices_exchange(namespace), type="fanout"),
         ),
         queues=specs,
     )

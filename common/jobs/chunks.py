@@ -19,6 +19,9 @@ VIDEO_ID = "video_id"
 INDEX = "index"
 FRAME_COUNT = "frame_count"
 FIRST_PTS = "first_pts"
+# When an upscale worker first took the chunk (``created_at`` is when decode stored it): with
+# the split streaming, the first chunk is taken while later ones are still being cut.
+UPSCALE_STARTED_AT = "upscale_started_at"
 
 
 def chunk_filter(video_id: ObjectId, index: int | None = None) -> dict[str, Any]:

@@ -57,3 +57,6 @@ DROPPED_STREAMS = "dropped_streams"
 # Keys already counted per counter (``common.store.jobs.add_progress_once``); internal, so
 # the API leaves it out of what it reads.
 PROGRESS_KEYS = "done"
+# Per-part progress of a counter (``common.store.jobs.advance_progress``), under the same
+# internal field: ``done.parts.<counter>.<part>`` = how much of the counter that part added.
+PART_PROGRESS = "parts"

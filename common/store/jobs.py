@@ -133,3 +133,58 @@ async def add_progress_once_returning(
     if spec is None:
         return None
     return await coll.find_one_and_update(*spec, return_document=ReturnDocument.AFTER)
+
+
+# A part's progress moves under compare-and-set; only twin deliveries of one part contend.
+_ADVANCE_ATTEMPTS = 20
+
+
+async def advance_progress(
+    coll: AsyncCollection[Doc],
+    job_id: JobId,
+    part: ProgressKey,
+    reached: int,
+    field: str,
+    *,
+    in_states: Collection[str] | None = None,
+) -> int:
+    """Record that ``part`` (a chunk) has reached ``reached`` and add what it adds to
+    ``field``; return the amount added (0: already counted that far, or the job left
+    ``in_states``).
+
+    The part's own figure lives in ``done.parts.<field>.<part>`` and moves only up, in one
+    update whose filter requires the figure read just before: a redelivered chunk that
+    reports its batches again adds nothing until it passes where the dead delivery got to,
+    and two deliveries racing on one chunk add each frame once. So ``field`` advances batch
+    by batch, never backwards, and ends at the exact total. A part already counted whole by
+    ``add_progress_once`` (its key in ``done.<field>``, the previous release's way) adds
+    nothing more.
+    """
+    oid = parse_object_id(job_id)
+    if oid is None:
+        return 0
+    path = f"{F.PROGRESS_KEYS}.{F.PART_PROGRESS}.{field}.{part}"
+    for _ in range(_ADVANCE_ATTEMPTS):
+        doc = await coll.find_one({F.ID: oid}, {F.PROGRESS_KEYS: 1})
+        if doc is None:
+            return 0
+        done = doc.get(F.PROGRESS_KEYS) or {}
+        if part in (done.get(field) or []):
+            return 0
+        before = int(((done.get(F.PART_PROGRESS) or {}).get(field) or {}).get(str(part)) or 0)
+        if before >= reached:
+            return 0
+        filter_: Doc = {F.ID: oid, path: before if before else {"$exists": False},
+                        f"{F.PROGRESS_KEYS}.{field}": {"$ne": part}}
+        if in_states is not None:
+            filter_[F.STATUS] = {"$in": list(in_states)}
+        result = await coll.update_one(filter_, {
+            "$set": {path: reached, F.UPDATED_AT: utcnow()},
+            "$inc": {field: reached - before},
+        })
+        if result.modified_count == 1:
+            return reached - before
+        if in_states is not None and await coll.count_documents(
+                {F.ID: oid, F.STATUS: {"$in": list(in_states)}}) == 0:
+            return 0
+    raise RuntimeError(f"progress of {job_id} part {part} kept changing under this update")

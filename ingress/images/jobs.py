@@ -3,15 +3,18 @@
 Submission order: store the original → insert the document (status ``pending``) → publish
 ``ImageJobSubmitted``; the bytes were checked before (``checks.check_image``), so nothing is
 stored for a refused image. A failure between storing and inserting removes the blob again.
-The request then waits for the worker by polling the document, the one place every worker
-process writes to, so it works the same with the in-process bus and with RabbitMQ.
+The request then waits for the worker's notice that the job ended (``common.jobs.notices``:
+the in-process bus or the RabbitMQ fan-out), reading the document, which stays the truth, when
+it arrives; a slow poll of the document is the fallback for a lost notice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Any
 
 from bson import ObjectId
@@ -21,6 +24,7 @@ from common.errors import NotFound
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.cleanup import purge_image
+from common.jobs.notices import FinishedWaiters
 from common.jobs.status import IMAGE_FINISHED, ImageStatus
 from common.logs import bind
 from common.metrics import JOBS_SUBMITTED
@@ -37,13 +41,14 @@ from ingress.submission import submit_stored_job
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Imagen no encontrada"
-# The client waits for the first poll after the job is done: on average half an interval.
-# Polls start at 25 ms and grow slowly to 250 ms (a long job's result is seen within a
-# quarter second); a find by _id costs ~1 ms, so that is four reads a second per waiting
-# request at most. bench/images.py: the API adds ~190 ms to a 0.9 s job on CPU, ~75 ms of
-# it this wait.
+# Without notices the client waited for the first poll after the job was done (on average
+# half an interval: ~75 ms of the ~190 ms the API added to a 0.9 s job, bench/images.py).
+# Now the notice wakes the request; polls remain for a notice that never comes: they start
+# at 25 ms and grow to 250 ms when notices are unavailable, to 1 s when they are (a lost
+# notice costs at most a second; a find by _id costs ~1 ms).
 _FIRST_POLL = 0.025
 _MAX_POLL = 0.25
+_MAX_POLL_NOTIFIED = 1.0
 _POLL_GROWTH = 1.25
 
 
@@ -101,9 +106,19 @@ async def wait_for_image(
     image_id: ObjectId,
     seconds: float,
     gone: Callable[[], Awaitable[bool]] | None = None,
+    notices: FinishedWaiters | None = None,
 ) -> dict[str, Any] | None:
     """The document once completed or failed, or as it is when ``seconds`` have passed (or
-    ``gone()`` says the client left); None if it was deleted meanwhile."""
+    ``gone()`` says the client left); None if it was deleted meanwhile. With ``notices`` the
+    worker's notice ends the wait at once; polling is the fallback."""
+    ceiling = _MAX_POLL_NOTIFIED if notices and await notices.listening() else _MAX_POLL
+    with notices.waiting("image", image_id) if notices else nullcontext(None) as notice:
+        return await _wait(runtime, image_id, seconds, gone, notice, ceiling)
+
+
+async def _wait(runtime: Runtime, image_id: ObjectId, seconds: float,
+                gone: Callable[[], Awaitable[bool]] | None, notice: asyncio.Event | None,
+                ceiling: float) -> dict[str, Any] | None:
     images = runtime.store.images
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -115,8 +130,13 @@ async def wait_for_image(
         left = deadline - loop.time()
         if left <= 0 or (gone is not None and await gone()):
             return doc
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * _POLL_GROWTH, _MAX_POLL)
+        if notice is None:
+            await asyncio.sleep(min(pause, left))
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(notice.wait(), min(pause, left))
+            notice.clear()
+        pause = min(pause * _POLL_GROWTH, ceiling)
 
 
 async def full_view(runtime: Runtime, doc: dict[str, Any]) -> dict[str, Any]:

@@ -78,7 +78,8 @@ async def _accept(request: Request, user: AuthUser, runtime: Runtime) -> dict[st
 async def enhance(request: Request, user: CurrentUser, runtime: RuntimeDep) -> Response:
     submitted = await _accept(request, user, runtime)
     doc = await wait_for_image(
-        runtime, submitted[F.ID], runtime.settings.image_wait_seconds, request.is_disconnected
+        runtime, submitted[F.ID], runtime.settings.image_wait_seconds, request.is_disconnected,
+        request.app.state.finished,
     )
     if doc is None:  # deleted by its owner while we waited
         raise NotFound(NOT_FOUND)

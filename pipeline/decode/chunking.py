@@ -8,11 +8,15 @@ no keyframe for a long time is also cut after ``4 × chunk_seconds``, and any ch
 ``max_frames`` (a long GOP or a high frame rate would otherwise put thousands of frames, and
 hours of upscaling, into one message). Each chunk is written as a lossless FFV1/NUT file
 (:mod:`common.media.intermediate`), so a cut inside a GOP is as exact as one on a keyframe.
+Each finished chunk is announced by a ``chunk-NNNNN.json`` beside it (written whole, then
+renamed into place), so the decode stage can store and publish it while the split goes on.
 Runs in the sandbox child.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -57,7 +61,7 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
                 ):
                     if writer is not None:
                         writer.close()
-                        chunks.append(_record(writer, start, last))
+                        chunks.append(_announce(_record(writer, start, last)))
                     start = pts
                     writer = FrameWriter(
                         Path(out_dir) / f"chunk-{len(chunks):05d}.nut", width, height,
@@ -73,7 +77,7 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
                 writer.close()
         if writer is None:
             raise InvalidInput("El archivo no es un video válido: no contiene frames")
-        chunks.append(_record(writer, start, last))
+        chunks.append(_announce(_record(writer, start, last)))
         rate = timeline.frame_rate(stream.average_rate, stream.guessed_rate)
         vfr = timeline.variable()
     return {
@@ -93,6 +97,19 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
 def _record(writer: FrameWriter, first: int, last: int) -> dict[str, Any]:
     return {"path": str(writer.path), "frame_count": writer.count, "first_pts": first,
             "last_pts": last}
+
+
+def announcement(chunk_path: Path) -> Path:
+    """Where the split announces that ``chunk_path`` is complete (see the module doc)."""
+    return chunk_path.with_suffix(".json")
+
+
+def _announce(record: dict[str, Any]) -> dict[str, Any]:
+    target = announcement(Path(record["path"]))
+    partial = target.with_suffix(".part")
+    partial.write_text(json.dumps(record))
+    os.replace(partial, target)  # atomic: the reader sees the whole record or none
+    return record
 
 
 def _nominal_step(stream: Any, time_base: Fraction) -> int:

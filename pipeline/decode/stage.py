@@ -6,12 +6,25 @@ deliveries (or cannot ever succeed) fails its job (``on_give_up``) before it is 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from common.contracts import VideoSubmitted
 from common.heartbeat import WorkerInfo
+from common.jobs.sweep import sweep
 from common.runtime import Runtime
 from pipeline.decode.video_split import MESSAGE_TIMEOUT, handle_video_submitted
 from pipeline.runner import Stage
 from pipeline.video_jobs import on_give_up
+
+# Uploads and job submissions finish within this; anything older without an owner is lost.
+SWEEP_GRACE = timedelta(hours=1)
+
+
+async def chores(runtime: Runtime) -> None:
+    """Orphaned GridFS data and expired results (common.jobs.sweep): decode workers are the
+    lightest, and any number of them may sweep at once."""
+    days = runtime.settings.result_retention_days
+    await sweep(runtime.store, grace=SWEEP_GRACE, retention_days=days or None)
 
 
 def worker_info(runtime: Runtime) -> WorkerInfo:
@@ -22,4 +35,4 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
 # behind it would wait unacked for all of them (see pipeline.runner.consumer_limits).
 STAGE = Stage(name="decode", handlers={VideoSubmitted: handle_video_submitted},
               worker_info=worker_info, message_timeout=MESSAGE_TIMEOUT, on_give_up=on_give_up,
-              prefetch=1)
+              prefetch=1, chores=chores)

@@ -1,14 +1,21 @@
 """The decode stage's ``video.submitted`` handler: split the stored original into chunks.
 
 The split (decode + lossless chunk files, :mod:`pipeline.decode.chunking`) runs in a sandbox
-child under the decode time and memory limits, because the original is user input. Chunk
-blobs and their records are keyed by ``(video_id, index)`` and the split is deterministic, so
-a redelivered message finds the chunks it stored before and only republishes ChunkReady.
+child under the decode time and memory limits, because the original is user input. It streams:
+the child announces each chunk as soon as it is written, and this handler stores it, records it
+and publishes its ``chunk.ready`` (contract v2, no count yet) while the child goes on cutting,
+then deletes the local file, so upscaling starts within a chunk of the upload and the local
+disk holds a chunk or two, whatever the video's length. When the split ends, the job gets its
+exact frame and chunk counts and encode gets ``video.split`` (assemble once that many chunks
+are encoded). Chunk blobs and their records are keyed by ``(video_id, index)`` and the split
+is deterministic, so a redelivered message finds the chunks it stored before and only
+republishes their ChunkReady.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path, PurePath
 from typing import Any
@@ -16,7 +23,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from common.contracts import ChunkReady, VideoSubmitted
+from common.contracts import VideoSplit, VideoSubmitted
 from common.errors import InvalidInput, PermanentFailure
 from common.jobs import chunks as C
 from common.jobs import fields as F
@@ -27,11 +34,13 @@ from common.messaging import publish
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.store.jobs import transition
+from pipeline.decode.chunking import announcement
 from pipeline.runner import DEFAULT_MESSAGE_TIMEOUT, seconds_left
 from pipeline.video_jobs import (
     download,
     drop_if_cancelled,
     load_active_video,
+    release_chunk,
     store_chunk_file,
     video_oid,
 )
@@ -41,6 +50,9 @@ from pipeline.video_jobs import (
 SECONDS_PER_SOURCE_SECOND = 20.0
 # The decode stage's per-message limit (``pipeline/decode/stage.py``); the split stays within it.
 MESSAGE_TIMEOUT = DEFAULT_MESSAGE_TIMEOUT
+# How often the handler looks for newly cut chunks while the child splits (a chunk takes
+# far longer than this to cut, so the first one is published within this of being written).
+CUT_POLL_SECONDS = 0.05
 
 
 async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
@@ -63,19 +75,33 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
         suffix = PurePath(str(video.get(F.ORIGINAL_FILENAME) or "video")).suffix[:10]
         original = Path(tmp) / f"original{suffix}"
         await download(store, msg.original_blob, original)
+        out_dir = Path(tmp) / "chunks"
+        out_dir.mkdir()
+        split = asyncio.ensure_future(asyncio.to_thread(
+            run_limited, "pipeline.decode.chunking:split_video",
+            {"path": str(original), "out_dir": str(out_dir),
+             "chunk_seconds": settings.video_chunk_seconds,
+             "max_frames": settings.video_chunk_max_frames},
+            timeout=timeout, memory_mb=settings.video_decode_memory_mb,
+        ))
         try:
-            manifest: dict[str, Any] = await asyncio.to_thread(
-                run_limited, "pipeline.decode.chunking:split_video",
-                {"path": str(original), "out_dir": tmp,
-                 "chunk_seconds": settings.video_chunk_seconds,
-                 "max_frames": settings.video_chunk_max_frames},
-                timeout=timeout, memory_mb=settings.video_decode_memory_mb,
-            )
+            published = 0
+            while True:
+                finished = split.done()  # read first: chunks announced before it are seen
+                published = await _publish_cut(runtime, msg, video_id, out_dir, published)
+                if published < 0:
+                    return  # cancelled meanwhile; the child stops at its own time limit
+                if finished:
+                    break
+                await asyncio.wait({split}, timeout=CUT_POLL_SECONDS)
+            manifest: dict[str, Any] = split.result()
         except InvalidInput as exc:
             raise PermanentFailure(str(exc)) from exc  # the same file fails the same way
-        blobs = [await _store_chunk(runtime, video_id, index, chunk)
-                 for index, chunk in enumerate(manifest["chunks"])]
-    count = len(blobs)
+        finally:
+            # Cut or cancelled: the child ends at its own time limit (its files go with the
+            # directory); nobody waits for it, so its outcome is only collected.
+            split.add_done_callback(_collect)
+    count = len(manifest["chunks"])
     await store.videos.update_one(
         {F.ID: video_id, F.STATUS: VideoStatus.IN_PROGRESS},
         {"$set": {
@@ -88,12 +114,41 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
     )
     if await drop_if_cancelled(runtime, video_id):
         return
-    for index, (blob_id, frames) in enumerate(blobs):
-        await publish(runtime.bus, ChunkReady(
-            video_id=msg.video_id, chunk_index=index, chunk_count=count, chunk_blob=blob_id,
-            frame_count=frames, model_type=msg.model_type, scale=msg.scale,
-            face_enhance=msg.face_enhance,
-        ))
+    await publish(runtime.bus, VideoSplit(video_id=msg.video_id, chunk_count=count,
+                                          frame_count=manifest["frame_count"]))
+
+
+def _collect(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _announced(out_dir: Path, index: int) -> dict[str, Any] | None:
+    """Chunk ``index``'s record once the split has announced it complete, else None."""
+    note = announcement(out_dir / f"chunk-{index:05d}.nut")
+    return json.loads(note.read_text()) if note.exists() else None
+
+
+def _discard(chunk: dict[str, Any]) -> None:
+    path = Path(chunk["path"])
+    path.unlink(missing_ok=True)
+    announcement(path).unlink(missing_ok=True)
+
+
+async def _publish_cut(runtime: Runtime, msg: VideoSubmitted, video_id: ObjectId,
+                       out_dir: Path, published: int) -> int:
+    """Store every chunk the split announced since ``published`` and publish those whose
+    turn it is (``release_chunk``: the others go out as earlier chunks are upscaled); the
+    new count of stored chunks, or -1 once the job turns out to be cancelled."""
+    while (chunk := await asyncio.to_thread(_announced, out_dir, published)) is not None:
+        await _store_chunk(runtime, video_id, published, chunk)
+        await asyncio.to_thread(_discard, chunk)  # local disk stays flat
+        if await drop_if_cancelled(runtime, video_id):
+            return -1
+        await release_chunk(runtime, video_id, published, model_type=msg.model_type,
+                            scale=msg.scale, face_enhance=msg.face_enhance)
+        published += 1
+    return published
 
 
 async def _store_chunk(runtime: Runtime, video_id: ObjectId, index: int,

@@ -6,10 +6,14 @@ deliveries fails its job (``on_give_up``) before it is dead-lettered.
 
 from __future__ import annotations
 
-from common.contracts import ChunkUpscaled, VideoAssemble
+from common.contracts import ChunkUpscaled, VideoAssemble, VideoSplit
 from common.heartbeat import WorkerInfo
 from common.runtime import Runtime
-from pipeline.encode.video_handlers import handle_assemble, handle_chunk_upscaled
+from pipeline.encode.video_handlers import (
+    handle_assemble,
+    handle_chunk_upscaled,
+    handle_video_split,
+)
 from pipeline.runner import Stage
 from pipeline.video_jobs import on_give_up
 
@@ -19,5 +23,6 @@ def worker_info(runtime: Runtime) -> WorkerInfo:
 
 
 STAGE = Stage(name="encode",
-              handlers={ChunkUpscaled: handle_chunk_upscaled, VideoAssemble: handle_assemble},
+              handlers={ChunkUpscaled: handle_chunk_upscaled, VideoSplit: handle_video_split,
+                        VideoAssemble: handle_assemble},
               worker_info=worker_info, on_give_up=on_give_up)

@@ -2,7 +2,11 @@
 
 ``chunk.upscaled``: encode the chunk (once: the chunk record remembers its encoded blob), then
 count it once in ``chunks_encoded``; whoever sees the count reach ``chunk_count`` publishes
-``video.assemble`` (a duplicate publish is harmless). ``video.assemble``: join the chunks with
+``video.assemble`` (a duplicate publish is harmless). Decode streams its chunks (contract v2),
+so the count is known only once ``video.split`` arrives: until then the job's ``chunk_count``
+is None and no chunk can be the last. Both sides write their part (decode the count, encode the
+counter) before reading the other's, so whichever comes second sees both and asks for the
+assembly. A v1 ``chunk.upscaled`` carries the count itself. ``video.assemble``: join the chunks with
 the source's audio/subtitles, store the result, complete the job (exactly one writer wins the
 ``in_progress → completed`` transition), then remove the job's temporary blobs and records.
 """
@@ -16,7 +20,7 @@ import time
 from pathlib import Path, PurePath
 from typing import Any
 
-from common.contracts import ChunkUpscaled, VideoAssemble
+from common.contracts import ChunkUpscaled, VideoAssemble, VideoSplit
 from common.errors import ProcessingError
 from common.jobs import chunks as C
 from common.jobs import fields as F
@@ -59,6 +63,8 @@ async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
         return
     video, record = loaded
     if not record.get(ENCODED):
+        # Before the split ends the job's rate is the probe's (the exact timing comes with the
+        # last chunk); it only guides rate control here, every frame keeps its own pts.
         settings = runtime.settings
         with tempfile.TemporaryDirectory(prefix="encode-") as tmp:
             source, target = Path(tmp) / "upscaled.nut", Path(tmp) / "encoded.nut"
@@ -81,11 +87,23 @@ async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
     )
     # Not counted now means counted before: that delivery may have died before publishing.
     job = after or await store.videos.find_one({F.ID: video_id})
-    if job and job.get(F.STATUS) == VideoStatus.IN_PROGRESS and (
-        int(job.get(F.CHUNKS_ENCODED) or 0) >= msg.chunk_count
-    ):
-        await publish(runtime.bus, VideoAssemble(video_id=msg.video_id,
-                                                 chunk_count=msg.chunk_count))
+    await _assemble_when_all_encoded(runtime, msg.video_id, job, msg.chunk_count)
+
+
+async def handle_video_split(runtime: Runtime, msg: VideoSplit) -> None:
+    """Decode ended the split (the job holds the count now): assemble if every chunk is
+    already encoded, else the last ``chunk.upscaled`` will."""
+    job = await runtime.store.videos.find_one({F.ID: video_oid(msg.video_id)})
+    await _assemble_when_all_encoded(runtime, msg.video_id, job, msg.chunk_count)
+
+
+async def _assemble_when_all_encoded(runtime: Runtime, video_id: str,
+                                     job: dict[str, Any] | None, count: int | None) -> None:
+    if not job or job.get(F.STATUS) != VideoStatus.IN_PROGRESS:
+        return
+    total = count or job.get(F.CHUNK_COUNT)  # None: decode is still cutting
+    if total and int(job.get(F.CHUNKS_ENCODED) or 0) >= int(total):
+        await publish(runtime.bus, VideoAssemble(video_id=video_id, chunk_count=int(total)))
 
 
 async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:

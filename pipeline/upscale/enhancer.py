@@ -32,6 +32,9 @@ class LazyEnhancer:
         self._enhancer: Enhancer | None = None
         self._lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        # A video chunk's reading, batching and writing: it hands each batch to ``executor``,
+        # so an image queued there runs between two batches (pipeline.upscale.video_chunks).
+        self.chunk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk")
 
     def get(self) -> Enhancer:
         with self._lock:

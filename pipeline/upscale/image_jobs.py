@@ -21,6 +21,7 @@ from common.contracts import OUTPUT_MEDIA, ImageJobSubmitted
 from common.errors import EnhancerError, ModelUnavailable, PermanentFailure, ServiceUnavailable
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
+from common.jobs.notices import announce_finished
 from common.jobs.status import IMAGE_ACTIVE, IMAGE_ERROR_PREFIX, ImageStatus
 from common.metrics import job_ended
 from common.model_status import MODEL_UNAVAILABLE
@@ -69,6 +70,7 @@ async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str,
     doc = await runtime.store.images.find_one(
         {F.ID: image_id}, {F.ENHANCED_BLOB: 1, F.MODEL_TYPE: 1, F.CREATED_AT: 1})
     if moved:
+        await announce_finished(runtime.bus, "image", image_id)
         log.warning("image %s failed: %s", image_id, reason)
         job_ended("image", str((doc or {}).get(F.MODEL_TYPE)), ImageStatus.FAILED,
                   (doc or {}).get(F.CREATED_AT))
@@ -110,6 +112,7 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
             raise PermanentFailure(str(exc)) from exc
         return  # deleted or settled meanwhile: nothing to report to anyone
     if await _commit(runtime, image_id, msg, result, started):
+        await announce_finished(runtime.bus, "image", image_id)
         job_ended("image", msg.model_type, ImageStatus.COMPLETED, doc.get(F.CREATED_AT))
         await notify_finished(runtime, "image", image_id)
 

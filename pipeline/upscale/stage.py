@@ -57,9 +57,11 @@ async def models_report(ctx: UpscaleContext) -> dict[str, Any]:
     return {REPORT_FIELD: {key: state.to_doc() for key, state in states.items()}}
 
 
-# One message at a time: the engine runs one job at a time anyway, and a chunk prefetched
-# behind a long one would wait unacked outside any deadline (pipeline.runner.consumer_limits).
+# One message at a time per queue: a chunk prefetched behind a long one would wait unacked
+# outside any deadline (pipeline.runner.consumer_limits). Images have their own lane (queue
+# ``images``): a worker upscaling a chunk also holds one image, and the engine thread runs it
+# between two of the chunk's batches (see docs/ARQUITECTURA.md, "Equidad").
 STAGE = Stage(name="upscale",
               handlers={ImageJobSubmitted: handle_image_submitted, ChunkReady: handle_chunk_ready},
               context=UpscaleContext.open, worker_info=worker_info, on_give_up=on_give_up,
-              report=models_report, prefetch=1)
+              report=models_report, prefetch=1, lanes=("images",))

@@ -8,6 +8,9 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
 import functools
 import logging
 import tempfile
@@ -27,7 +30,8 @@ from common.jobs.status import VideoStatus
 from common.media.intermediate import read_frames
 from common.messaging import publish
 from common.metrics import FRAMES_PROCESSED, WORKER_FPS
-from common.store.jobs import add_progress_once
+from common.store.ids import utcnow
+from common.store.jobs import advance_progress
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
 from pipeline.upscale.chunk_writer import ChunkWriter
@@ -36,10 +40,14 @@ from pipeline.video_jobs import (
     download,
     drop_if_cancelled,
     load_active_chunk,
+    release_chunk,
     video_oid,
 )
 
 if TYPE_CHECKING:
+    from bson import ObjectId
+
+    from common.runtime import Runtime
     from pipeline.upscale.enhancer import UpscaleContext
 
 log = logging.getLogger(__name__)
@@ -48,18 +56,21 @@ EnhanceFn = Callable[[np.ndarray], np.ndarray]
 
 
 def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
-                  batch_frames: int, stop: StopToken | None = None) -> dict[str, Any]:
+                  batch_frames: int, stop: StopToken | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Enhance every frame of ``in_path`` into ``out_path`` with the same pts, in batches.
 
     Each enhanced batch goes to a :class:`ChunkWriter` (FFV1 on its own thread, two batches
     queued at most) and the next batch is enhanced at once: the engine never waits for its
     own write unless the writer falls two batches behind. ``stop`` is checked before every
-    batch (``enhance`` may check it more often). The summary's ``writer_wait_s`` is the time
-    the engine did wait.
+    batch (``enhance`` may check it more often). ``on_batch`` gets the frames enhanced so far
+    after each batch (the job's progress). The summary's ``writer_wait_s`` is the time the
+    engine did wait.
     """
     batch: list[np.ndarray] = []
     stamps: list[int] = []
     time_base = Fraction(1, 1000)
+    done = 0
     with ChunkWriter(out_path) as writer:
 
         def flush() -> None:
@@ -68,6 +79,10 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
             if stop is not None:
                 stop.check()
             writer.put(enhance(np.stack(batch)), stamps, time_base)
+            nonlocal done
+            done += len(batch)
+            if on_batch is not None:
+                on_batch(done)
             batch.clear()
             stamps.clear()
 
@@ -97,6 +112,9 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
     blob_id = record.get(C.blob_field(BlobKind.UPSCALED))
     info = record.get(BlobKind.UPSCALED)
     if not blob_id:
+        await store.chunks.update_one(
+            {**C.chunk_filter(video_id, msg.chunk_index), C.UPSCALE_STARTED_AT: None},
+            {"$set": {C.UPSCALE_STARTED_AT: utcnow()}})
         enhancer = engine.get()
         with tempfile.TemporaryDirectory(prefix="upscale-") as tmp:
             source = Path(tmp) / "chunk.nut"
@@ -106,15 +124,24 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             fetched = time.perf_counter()
 
             stop = stop_token()
+            progress = BatchProgress(runtime, video_id, msg.chunk_index, msg.model_type)
 
             def enhance(frames: np.ndarray) -> np.ndarray:
-                return enhancer.enhance_frames(frames, model_type=msg.model_type,
-                                               scale=msg.scale, face_enhance=msg.face_enhance,
-                                               stop=stop)
+                # Each batch is its own task on the engine thread, so an image waiting there
+                # runs between two batches instead of after the whole chunk (the image lane).
+                return engine.executor.submit(
+                    contextvars.copy_context().run, enhancer.enhance_frames, frames,
+                    model_type=msg.model_type, scale=msg.scale,
+                    face_enhance=msg.face_enhance, stop=stop).result()
 
-            made = await run_stoppable(engine.executor, functools.partial(
-                upscale_chunk, source, target, enhance, runtime.settings.video_batch_frames,
-                stop), stop)
+            # The chunk's own thread reads, batches and writes; only the model runs on the
+            # engine thread.
+            try:
+                made = await run_stoppable(engine.chunk_executor, functools.partial(
+                    upscale_chunk, source, target, enhance,
+                    runtime.settings.video_batch_frames, stop, progress.reached), stop)
+            finally:
+                await progress.settled()
             enhanced = time.perf_counter()
             waited = made.pop("writer_wait_s")  # for the log; the chunk record keeps the rest
             WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
@@ -142,7 +169,45 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
         upscaled_blob=blob_id, frame_count=info["frames"], width=info["width"],
         height=info["height"],
     ))
-    if await add_progress_once(store.videos, video_id, key=msg.chunk_index,
-                               field=F.FRAMES_PROCESSED, amount=info["frames"],
-                               in_states=[VideoStatus.IN_PROGRESS]):
-        FRAMES_PROCESSED.labels(msg.model_type).inc(info["frames"])
+    # The whole chunk, whatever its batches reported (a redelivery that reused the blob
+    # reported none); advance_progress adds only what was not counted yet.
+    await count_frames(runtime, video_id, msg.chunk_index, info["frames"], msg.model_type)
+    if msg.version >= 2:  # v1 chunks were all published at once by the previous release
+        await release_chunk(runtime, video_id,
+                            msg.chunk_index + runtime.settings.video_chunks_in_flight,
+                            model_type=msg.model_type, scale=msg.scale,
+                            face_enhance=msg.face_enhance)
+
+
+async def count_frames(runtime: Runtime, video_id: ObjectId, index: int, reached: int,
+                       model_type: str) -> None:
+    """The chunk has ``reached`` frames: the job's progress, and the frames metric for
+    exactly what this call added (so the metric, too, counts each frame once)."""
+    added = await advance_progress(runtime.store.videos, video_id, index, reached,
+                                   F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS])
+    FRAMES_PROCESSED.labels(model_type).inc(added)
+
+
+class BatchProgress:
+    """The chunk's frames done so far, reported from the chunk's thread after each batch and
+    written to the job by the event loop (``advance_progress``: exactly once per frame,
+    never backwards). Writes may trail the batches; ``settled`` waits for all of them."""
+
+    def __init__(self, runtime: Runtime, video_id: ObjectId, index: int,
+                 model_type: str) -> None:
+        self._runtime, self._video_id, self._index = runtime, video_id, index
+        self._model_type = model_type
+        self._loop = asyncio.get_running_loop()
+        self._pending: list[concurrent.futures.Future[None]] = []
+
+    def reached(self, frames: int) -> None:
+        self._pending.append(asyncio.run_coroutine_threadsafe(count_frames(
+            self._runtime, self._video_id, self._index, frames, self._model_type), self._loop))
+
+    async def settled(self) -> None:
+        for future in self._pending:
+            try:
+                await asyncio.wrap_future(future)
+            except Exception:  # progress is informative; the chunk's own result decides
+                log.warning("video %s chunk %d: a progress update failed", self._video_id,
+                            self._index, exc_info=True)

@@ -13,6 +13,7 @@ from common.contracts import (
     MESSAGE_TYPES,
     ChunkReady,
     ImageJobSubmitted,
+    VideoSplit,
     VideoSubmitted,
     decode,
     encode,
@@ -46,8 +47,29 @@ def test_every_message_has_a_queue_type_and_version() -> None:
     for model in MESSAGE_TYPES:
         assert model.queue in STAGE_QUEUES
         types.add(model.model_fields["type"].default)
-        assert model.model_fields["version"].default == 1
+        # A producer writes the newest version its model accepts.
+        accepted = typing.get_args(model.model_fields["version"].annotation)
+        assert model.model_fields["version"].default == max(accepted)
     assert len(types) == len(MESSAGE_TYPES)
+
+
+def test_streamed_chunks_are_v2_and_v1_chunks_still_decode() -> None:
+    """Decode publishes chunks before it knows their count (v2, chunk_count null); a v1
+    message queued by the previous release still decodes, and must carry its count."""
+    streamed = ChunkReady(video_id=OID, chunk_index=0, chunk_blob=BLOB, frame_count=5, scale=2)
+    assert streamed.version == 2 and streamed.chunk_count is None
+    assert decode(encode(streamed)) == streamed
+    v1 = {"type": "chunk.ready", "version": 1, "video_id": OID, "chunk_index": 1,
+          "chunk_count": 3, "chunk_blob": BLOB, "frame_count": 5, "scale": 2}
+    old = decode(json.dumps(v1).encode())
+    assert isinstance(old, ChunkReady) and old.version == 1 and old.chunk_count == 3
+    v1.pop("chunk_count")
+    with pytest.raises(PermanentFailure):
+        decode(json.dumps(v1).encode())
+    split = VideoSplit(video_id=OID, chunk_count=3, frame_count=15)
+    assert decode(encode(split)) == split and split.version == 2
+    with pytest.raises(PermanentFailure):  # a newer major version is not guessed at
+        decode(json.dumps({**json.loads(encode(split)), "version": 3}).encode())
 
 
 def test_messages_carry_references_never_pixels() -> None:

@@ -61,7 +61,7 @@ async def test_a_long_gop_at_240_fps_never_meets_the_consumer_timeout(
     # (honoured by RabbitMQ 3.12+, ignored by this 3.10 node, whose own setting is lowered).
     consumers = faults.suite.broker.ctl("list_consumers", "--no-table-headers", "queue_name",
                                         "prefetch_count", "arguments")
-    for queue, prefetch in (("decode", "1"), ("upscale", "1"), ("encode", "2")):
+    for queue, prefetch in (("decode", "1"), ("upscale", "1"), ("images", "1"), ("encode", "2")):
         line = next(row for row in consumers.splitlines() if row.startswith(f"faults.{queue}\t"))
         assert line.split("\t")[1] == prefetch, line
         assert "x-consumer-timeout" in line and str(CONSUMER_TIMEOUT * 1000) in line, line

@@ -58,7 +58,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 async def published(runtime: Runtime) -> asyncio.Queue[ImageJobSubmitted]:
-    """What reaches the upscale queue, taken off it as a worker would."""
+    """What reaches the image lane, taken off it as a worker would."""
     seen: asyncio.Queue[ImageJobSubmitted] = asyncio.Queue()
 
     async def on_upscale(delivery: Delivery) -> None:
@@ -66,7 +66,7 @@ async def published(runtime: Runtime) -> asyncio.Queue[ImageJobSubmitted]:
         assert isinstance(message, ImageJobSubmitted)
         seen.put_nowait(message)
 
-    await runtime.bus.consume("upscale", on_upscale)
+    await runtime.bus.consume("images", on_upscale)
     return seen
 
 

@@ -17,6 +17,7 @@ from bson import ObjectId
 
 from common.bus import Delivery
 from common.contracts import ImageJobSubmitted, decode
+from common.jobs.notices import announce_finished
 from common.runtime import Runtime
 from common.settings import Settings
 from ingress.images.documents import FIELDS
@@ -35,7 +36,7 @@ def settings() -> Settings:
 
 
 async def stand_in_worker(runtime: Runtime, outcome: Outcome, delay: float = 0.2) -> None:
-    """Consume the upscale queue; ``delay`` later, write ``outcome`` for the image."""
+    """Consume the image lane; ``delay`` later, write ``outcome`` for the image."""
 
     async def on_upscale(delivery: Delivery) -> None:
         message = decode(delivery.body)
@@ -43,7 +44,7 @@ async def stand_in_worker(runtime: Runtime, outcome: Outcome, delay: float = 0.2
         await asyncio.sleep(delay)
         await outcome(runtime, message.image_id)
 
-    await runtime.bus.consume("upscale", on_upscale)
+    await runtime.bus.consume("images", on_upscale)
 
 
 async def test_a_result_within_the_wait_is_the_manuals_201(
@@ -67,6 +68,27 @@ async def test_a_result_within_the_wait_is_the_manuals_201(
     assert (image["enhanced_width"], image["enhanced_height"]) == (128, 64)
     assert (image["original_base64"], image["enhanced_base64"]) == (b64(raw), b64(result))
     assert image["error_message"] is None and image["completed_at"] is not None
+
+
+async def test_the_workers_notice_ends_the_wait_without_a_poll(
+    client: httpx.AsyncClient, user: SignedUp, runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With polling pushed beyond the whole wait, only the worker's notice can turn the
+    answer into a 201 (and it must come well before the poll would)."""
+    import ingress.images.jobs as waiting
+
+    monkeypatch.setattr(waiting, "_FIRST_POLL", 30.0)
+
+    async def succeed_and_announce(runtime: Runtime, image_id: str) -> None:
+        await complete(runtime, image_id, picture(128, 64))
+        await announce_finished(runtime.bus, "image", image_id)
+
+    await stand_in_worker(runtime, succeed_and_announce)
+    started = time.monotonic()
+    response = await submit(client, user, picture(32, 16), scale=4)
+    assert response.status_code == 201, response.text
+    assert time.monotonic() - started < WAIT
 
 
 async def test_a_worker_failure_is_the_manuals_500(

@@ -123,7 +123,8 @@ async def test_counters_match_what_happened(client: httpx.AsyncClient, user: Sig
                  outcome="ok") == 1
     assert value(after, "enhancer_model_load_seconds_count", model="anime_video") >= 1
     assert value(after, "enhancer_queue_messages", queue="upscale") == 0
-    assert value(after, "enhancer_queue_dead_letters", queue="upscale") == 1, \
+    assert value(after, "enhancer_queue_messages", queue="images") == 0
+    assert value(after, "enhancer_queue_dead_letters", queue="images") == 1, \
         "the failed image's message was dead-lettered"
 
 

@@ -44,7 +44,7 @@ async def test_confirmed_publish_leaves_a_pending_job_and_its_message(store: Sto
             _message,
             failed_status="failed",
         )
-        await bus.consume("upscale", handler)
+        await bus.consume("images", handler)
         await asyncio.wait_for(arrived.wait(), 5)
     finally:
         await bus.close()

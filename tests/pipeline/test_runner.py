@@ -51,6 +51,7 @@ def _stage(handlers: Mapping[type[Message], MessageHandler], timeout: float = 30
         handlers=handlers,
         worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
         message_timeout=timeout,
+        lanes=("images",),
     )
 
 
@@ -74,12 +75,15 @@ async def test_dispatches_parsed_messages_and_announces_the_worker(runtime: Runt
         assert [w["stage"] for w in await live_workers(runtime.store)] == ["upscale"]
         await publish(runtime.bus, _image(1))
         await publish(runtime.bus, _image(2))
+        # The previous release published images to the upscale queue itself: still handled.
+        await runtime.bus.publish("upscale", _image(3).model_dump_json().encode(),
+                                  message_id=_image(3).key())
 
-        async def both() -> bool:
-            return len(seen) == 2
+        async def all_three() -> bool:
+            return len(seen) == 3
 
-        await _wait_for(both)
-        assert {m.key() for m in seen} == {_image(1).key(), _image(2).key()}
+        await _wait_for(all_three)
+        assert {m.key() for m in seen} == {_image(n).key() for n in (1, 2, 3)}
     finally:
         await stop_stages(workers)
     assert await live_workers(runtime.store) == []
@@ -105,7 +109,8 @@ async def test_each_class_reaches_its_own_handler_with_the_stage_context(
     chunk = ChunkReady(video_id=OID, chunk_index=0, chunk_count=1, chunk_blob=OID,
                        frame_count=1, scale=2)
     stage = Stage(name="upscale", handlers={ImageJobSubmitted: on_image, ChunkReady: on_chunk},
-                  context=context, worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"))
+                  context=context, worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
+                  lanes=("images",))
     workers = await start_stages(runtime, [stage])
     try:
         for message in (_image(1), chunk, _image(2)):
@@ -132,6 +137,8 @@ def test_a_stage_refuses_a_handler_for_another_queues_message() -> None:
     info = lambda _: WorkerInfo("upscale", "cpu", "test")  # noqa: E731
     with pytest.raises(ValueError, match="'decode' queue"):
         Stage(name="upscale", handlers={VideoSubmitted: handler}, worker_info=info)
+    with pytest.raises(ValueError, match="'images' queue"):  # a lane must be declared
+        Stage(name="upscale", handlers={ImageJobSubmitted: handler}, worker_info=info)
     with pytest.raises(TypeError, match="not a message class"):
         Stage(name="upscale", handlers={"image.submitted": handler},  # type: ignore[dict-item]
               worker_info=info)
@@ -189,7 +196,7 @@ async def test_failures_are_retried_then_dead_lettered(runtime: Runtime) -> None
         await publish(runtime.bus, _image())
 
         async def dead() -> bool:
-            return len(await runtime.bus.dead_letters("upscale")) == 1
+            return len(await runtime.bus.dead_letters("images")) == 1
 
         await _wait_for(dead)
         assert attempts == [1, 2, 3]
@@ -216,7 +223,7 @@ async def test_a_hung_handler_is_cut_by_the_message_timeout_and_retried(
             return attempts == [1, 2]
 
         await _wait_for(retried)
-        assert await runtime.bus.dead_letters("upscale") == []
+        assert await runtime.bus.dead_letters("images") == []
     finally:
         await stop_stages(workers)
 
@@ -294,7 +301,7 @@ async def test_a_message_timing_out_on_its_last_delivery_fails_with_the_reason(
 
     stage = Stage(name="upscale", handlers={ImageJobSubmitted: hangs}, message_timeout=0.1,
                   worker_info=lambda _: WorkerInfo("upscale", "cpu", "test"),
-                  on_give_up=give_up)
+                  on_give_up=give_up, lanes=("images",))
     workers = await start_stages(runtime, [stage])
     try:
         await publish(runtime.bus, _image())
@@ -306,3 +313,30 @@ async def test_a_message_timing_out_on_its_last_delivery_fails_with_the_reason(
     finally:
         await stop_stages(workers)
     assert reasons[0].startswith("superó el tiempo máximo por mensaje (0.1 s)")
+
+
+async def test_a_stages_chores_run_every_interval_until_it_stops(store: Store) -> None:
+    """The decode stage's sweep rides on this: run at start, then every
+    SWEEP_INTERVAL_SECONDS; a failing run is logged and retried; stop ends them."""
+    bus = MemoryBus(delivery_limit=3)
+    settings = Settings(_env_file=None, jwt_secret_key="k" * 40,  # type: ignore[call-arg]
+                        sweep_interval_seconds=0.05)
+    runtime = Runtime(settings=settings, store=store, bus=bus, embedded=True)
+    runs: list[Runtime] = []
+
+    async def chores(rt: Runtime) -> None:
+        runs.append(rt)
+        if len(runs) == 1:
+            raise RuntimeError("database away")
+
+    stage = Stage(name="decode", handlers={}, worker_info=lambda _: WorkerInfo("decode", "c", "t"),
+                  chores=chores)
+    workers = await start_stages(runtime, [stage])
+    try:
+        await _wait_for(lambda: asyncio.sleep(0, len(runs) >= 3))
+    finally:
+        await stop_stages(workers)
+        await bus.close()
+    stopped_at = len(runs)
+    await asyncio.sleep(0.2)
+    assert len(runs) == stopped_at and all(rt is runtime for rt in runs)

@@ -294,3 +294,20 @@ async def test_slow_handler_cut_by_close_is_not_lost(make_bus: MakeBus) -> None:
     await eventually(lambda: recorder.ids() == ["stuck"])
     # The cut delivery counts (RabbitMQ 3.10 counts a return on channel close).
     assert recorder.deliveries[0].attempt == 2
+
+
+async def test_a_notice_reaches_every_listening_process_and_nobody_else(
+    make_bus: MakeBus,
+) -> None:
+    """``announce`` is a broadcast to whoever listens now (each API process), not a queue:
+    two listeners each hear it once; a notice with no listener is dropped, never raised."""
+    announcer, first, second = await make_bus(), await make_bus(), await make_bus()
+    await announcer.announce(b"before anyone listens")
+    heard: dict[str, list[bytes]] = {"first": [], "second": []}
+    await first.listen(heard["first"].append)
+    await second.listen(heard["second"].append)
+    await announcer.announce(b"image:1")
+    await announcer.announce(b"image:2")
+    await eventually(lambda: all(len(got) == 2 for got in heard.values()))
+    await asyncio.sleep(0.2)  # nothing else arrives
+    assert heard == {"first": [b"image:1", b"image:2"], "second": [b"image:1", b"image:2"]}

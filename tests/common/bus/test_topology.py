@@ -15,7 +15,7 @@ from common.errors import ConfigError
 
 
 def test_stage_queues_and_names() -> None:
-    assert STAGE_QUEUES == ("decode", "upscale", "encode", "webhooks")
+    assert STAGE_QUEUES == ("decode", "upscale", "images", "encode", "webhooks")
     assert queue_name("enhancer", "upscale") == "enhancer.upscale"
 
 
@@ -24,6 +24,7 @@ def test_topology_declares_quorum_queues_with_dead_letter_queues() -> None:
     assert [(e.name, e.type, e.durable) for e in plan.exchanges] == [
         ("enhancer.work", "direct", True),
         ("enhancer.dead-letter", "direct", True),
+        ("enhancer.notices", "fanout", True),
     ]
     by_name = {q.name: q for q in plan.queues}
     assert sorted(by_name) == sorted(

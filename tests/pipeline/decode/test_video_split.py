@@ -8,7 +8,7 @@ from pathlib import Path
 from bson import ObjectId
 
 from common.bus.memory import MemoryBus
-from common.contracts import ChunkReady, decode
+from common.contracts import ChunkReady, VideoSplit, decode
 from common.messaging import publish
 from common.store import Store
 from pipeline.decode.stage import STAGE as DECODE
@@ -28,8 +28,12 @@ async def test_split_is_recorded_and_idempotent(store: Store, tmp_path: Path) ->
     message = await create_job(store, source, scale=3, face_enhance=True)
     bus = MemoryBus(delivery_limit=3)
 
+    def splits() -> list[VideoSplit]:
+        return [m for m in (decode(d.body) for d in bus._queue("encode").ready)
+                if isinstance(m, VideoSplit)]
+
     async def split_done() -> bool:
-        return len(bus._queue("upscale").ready) >= expected
+        return len(splits()) >= expected
 
     async with running_stages(store, settings, [DECODE], bus=bus):
         expected = 1
@@ -38,12 +42,14 @@ async def test_split_is_recorded_and_idempotent(store: Store, tmp_path: Path) ->
         video = await store.videos.find_one({"_id": ObjectId(message.video_id)})
         assert video is not None
         count = video["chunk_count"]
-        expected = count
-        await eventually(split_done, within=60)
+        assert len(bus._queue("upscale").ready) == count
         # The same message again (a redelivery): same chunks, nothing stored twice.
         await publish(bus, message)
-        expected = 2 * count
+        expected = 2
         await eventually(split_done, within=60)
+        assert len(bus._queue("upscale").ready) == 2 * count
+    # The count is announced after the chunks (contract v2), which carry none themselves.
+    assert [(m.chunk_count, m.frame_count) for m in splits()] == [(count, 16)] * 2
     assert video["status"] == "in_progress" and video["started_at"] is not None
     assert count == 4  # keyframes every 4 frames, 0.12 s chunks
     assert video["streams"]["audio"][0]["codec"] == "aac"
@@ -67,3 +73,4 @@ async def test_split_is_recorded_and_idempotent(store: Store, tmp_path: Path) ->
     }
     assert all(m.face_enhance and m.scale == 3 and m.model_type == "anime_video"
                for m in chunks)
+    assert all(m.version == 2 and m.chunk_count is None for m in chunks)

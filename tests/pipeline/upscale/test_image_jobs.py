@@ -90,7 +90,7 @@ async def enhanced_blobs(store: Store, image_id: str) -> list[str]:
 
 
 def drained(bus: MemoryBus) -> bool:
-    return not bus._queue("upscale").ready and not bus._busy
+    return not bus._queue("images").ready and not bus._busy
 
 
 async def stray_result(store: Store, image_id: str) -> str:
@@ -106,7 +106,7 @@ async def test_job_completes_with_general_x4(store: Store, tmp_path: Path,
     async with running_stages(store, video_settings(tmp_path, image_models), [UPSCALE]) as rt:
         await publish(rt.bus, job)
         doc = await settled(store, job.image_id)
-        assert await rt.bus.dead_letters("upscale") == []
+        assert await rt.bus.dead_letters("images") == []
     assert doc["status"] == "completed", doc["error_message"]
     assert (doc["enhanced_width"], doc["enhanced_height"]) == (160, 160)
     assert doc["gpu_used"] is False and doc["error_message"] is None
@@ -146,7 +146,7 @@ async def test_duplicate_after_completion_stores_nothing(store: Store, tmp_path:
         bus = rt.bus
         assert isinstance(bus, MemoryBus)
         await eventually(lambda: drained(bus), within=30)
-        assert await bus.dead_letters("upscale") == []
+        assert await bus.dead_letters("images") == []
     assert first["status"] == "completed"
     assert await store.images.find_one({"_id": ObjectId(job.image_id)}) == first
     assert await enhanced_blobs(store, job.image_id) == [first["enhanced_blob"]]
@@ -164,7 +164,7 @@ async def test_job_deleted_before_handling_leaves_no_blob(store: Store, tmp_path
         bus = rt.bus
         assert isinstance(bus, MemoryBus)
         await eventually(lambda: drained(bus), within=30)
-        assert await bus.dead_letters("upscale") == []
+        assert await bus.dead_letters("images") == []
     assert await enhanced_blobs(store, job.image_id) == []
 
 
@@ -246,7 +246,7 @@ async def test_failing_job_fails_its_image_and_the_worker_goes_on(
         bus = rt.bus
         assert isinstance(bus, MemoryBus)
         await eventually(lambda: drained(bus), within=30)
-        dead = await bus.dead_letters("upscale")
+        dead = await bus.dead_letters("images")
     assert failed["status"] == "failed"
     message = failed["error_message"]
     assert message.startswith("Error procesando imagen: Modelo general_x2 no disponible: "
