@@ -142,9 +142,13 @@ async def claim_chunk_blob(runtime: Runtime, video_id: ObjectId, index: int, kin
     )
     if result.modified_count == 1:
         return blob_id
-    await runtime.store.blobs.delete(blob_id)
     record = await runtime.store.chunks.find_one(chunk_filter(video_id, index))
-    return None if record is None else record.get(field)
+    winner = None if record is None else record.get(field)
+    # A write retried after the database restarted finds its own first attempt applied
+    # (modified 0): the record then holds this very blob, which must stay.
+    if winner != blob_id:
+        await runtime.store.blobs.delete(blob_id)
+    return winner
 
 
 async def release_chunk(runtime: Runtime, video_id: ObjectId, index: int, *,

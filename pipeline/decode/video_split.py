@@ -167,8 +167,9 @@ async def _store_chunk(runtime: Runtime, video_id: ObjectId, index: int,
             F.CREATED_AT: utcnow(),
         })
     except DuplicateKeyError:  # a concurrent delivery stored it first: keep theirs
-        await runtime.store.blobs.delete(blob_id)
         record = await chunks.find_one(C.chunk_filter(video_id, index))
         assert record is not None
+        if record[source] != blob_id:  # not this insert's own first attempt, retried
+            await runtime.store.blobs.delete(blob_id)
         return record[source], int(record[C.FRAME_COUNT])
     return blob_id, int(chunk["frame_count"])

@@ -148,10 +148,14 @@ async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
         {F.ID: image_id, F.STATUS: {"$in": list(IMAGE_ACTIVE)}, F.ENHANCED_BLOB: None},
         {"$set": fields})
     if won.modified_count != 1:
-        log.info("image %s was deleted or completed by another delivery; result dropped",
-                 image_id)
-        await store.blobs.delete(blob_id)
-        return False
+        current = await store.images.find_one({F.ID: image_id}, {F.ENHANCED_BLOB: 1})
+        if current is None or current.get(F.ENHANCED_BLOB) != blob_id:
+            log.info("image %s was deleted or completed by another delivery; result dropped",
+                     image_id)
+            await store.blobs.delete(blob_id)
+            return False
+        # This update's first attempt was applied and its answer lost (the database
+        # restarted): a retry finds nothing left to change, but the image is ours.
     leftovers = await _remove_results(runtime, image_id, keep=blob_id)
     log.info("image %s enhanced to %dx%d in %d ms (engine %d ms)%s", image_id,
              result.width, result.height, elapsed_ms, result.elapsed_ms,
