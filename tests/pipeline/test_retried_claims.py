@@ -9,18 +9,15 @@ Here the retry is reproduced on a real SecantusDB by applying each update twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bson import ObjectId
 
-from common.bus.memory import MemoryBus
 from common.jobs.blobs import BlobKind
 from common.jobs.chunks import blob_field, chunk_filter
 from common.runtime import Runtime
-from common.settings import Settings
 from common.store import Store
 from pipeline.video_jobs import claim_chunk_blob, store_chunk_file
 
@@ -39,15 +36,6 @@ class RetriedWrites:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._collection, name)
-
-
-@pytest.fixture
-async def runtime(store: Store) -> AsyncIterator[Runtime]:
-    bus = MemoryBus(delivery_limit=3)
-    await bus.start()
-    settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
-    yield Runtime(settings=settings, store=store, bus=bus, embedded=True)
-    await bus.close()
 
 
 async def _video_blobs(store: Store, video_id: ObjectId) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -34,15 +34,6 @@ OID = "65f0c0ffee0123456789abcd"
 
 def _image(n: int = 0) -> ImageJobSubmitted:
     return ImageJobSubmitted(image_id=f"{n:024x}", user_id=OID, original_blob=OID, scale=4)
-
-
-@pytest.fixture
-async def runtime(store: Store) -> AsyncIterator[Runtime]:
-    bus = MemoryBus(delivery_limit=3)
-    await bus.start()
-    settings = Settings(_env_file=None, jwt_secret_key="k" * 40)  # type: ignore[call-arg]
-    yield Runtime(settings=settings, store=store, bus=bus, embedded=True)
-    await bus.close()
 
 
 def _stage(handlers: Mapping[type[Message], MessageHandler], timeout: float = 30.0) -> Stage:
