@@ -13,21 +13,28 @@ chunks) is kept reproducible for comparison.
 
 * overhead = end-to-end job time (decode → upscale → encode → assemble, all three stage
   handlers in this process on the in-process bus and a spawned SecantusDB) / engine-only time
-  (``enhance_frames`` on the same decoded frames, same batch size, same threads). Engine-only
-  is measured right before and right after the job and averaged: other tenants of the VM move
-  the engine's speed by ±30 % within minutes. The engine's own time inside the job is printed
-  too (job / that − 1 = what the pipeline adds around its own engine, whatever the machine
-  does meanwhile);
+  (``enhance_frames`` on the same decoded frames, same batch size, same threads, on a thread
+  like the job's engine). Other tenants of the VM move the engine's speed by ±30 % within
+  minutes, so engine-only and job runs alternate (E J E J … E, ``--repeats`` jobs): each job
+  is compared with the mean of the engine-only runs on either side of it, and the figure is
+  the median of those ratios. The engine's own time inside each job is printed too (job /
+  that − 1 = what the pipeline adds around its own engine, whatever the machine does
+  meanwhile);
 * scaling (issue 16), on RabbitMQ with separate decode and encode processes (skipped, printed
-  as nan, without a broker at $AMQP_URL), three runs of the same clip:
+  as nan, without a broker at $AMQP_URL), rounds of three runs of the same clip, one round
+  per ``--repeats``:
   - 1 upscale worker given one core (pinned to CPU 0, OMP_NUM_THREADS=1);
   - 2 upscale workers given one core each (pinned to CPUs 0 and 1, 1 thread each):
     scaling_2w = the 1-worker job time / this one (goal >= 1.8);
   - 1 upscale worker using both cores (2 threads, unpinned): the 2 workers above share the
     same 2 cores, so their frames/s against this one says what splitting a machine into
     workers costs (goal: lose no more than 10 %).
-  Each prints frames/s (the clip's frames / job time). VIDEO_CHUNKS_IN_FLIGHT is the default
-  (4), so 2 workers have 2 chunks each in flight at most;
+  Each prints frames/s (the clip's frames / job time); each figure is the median over the
+  rounds of the ratio within a round (runs minutes apart, not the whole bench apart).
+  VIDEO_CHUNKS_IN_FLIGHT is the default (4), so 2 workers have 2 chunks each in flight at
+  most. The decode stage cuts the tail finer (pipeline/decode/chunking.py), so the workers
+  end within a small piece of each other; ``--no-tail`` is the same run without that (the
+  job's probed duration hidden from the split);
 * first_chunk_s = from the publish of ``video.submitted`` to the moment an upscale worker took
   chunk 0 (its record's ``upscale_started_at``), in the in-process job: decode streams, so this
   is the time to cut and store one chunk, not the whole split.
@@ -39,8 +46,8 @@ by polling the database every 0.5 s: polling a Python database server every 50 m
 first version did, cost ~15 % of the job time on 2 cores. The machine's load (load average
 and CPU pressure) is printed before and after, since other tenants share the VM.
 
-Reproduce:  .venv/bin/python bench/pipeline.py [--frames 200] [--size 32x24] [--gop 25]
-            [--chunk-seconds 1.0]
+Reproduce:  .venv/bin/python bench/pipeline.py [--repeats 2] [--frames 200] [--size 32x24]
+            [--gop 25] [--chunk-seconds 1.0] [--no-tail]
 The last line is always ``pipeline overhead=<x> scaling_2w=<y> first_chunk_s=<z>``.
 """
 
@@ -50,6 +57,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,24 +184,52 @@ def warm_clip(path: Path, size: tuple[int, int]) -> Path:
     return make_clip(path, frames=16, gop=4, size=size, rate=Fraction(4), audio=False)
 
 
-async def in_process_job(store: Store, clip: Path, work: Path, models: Path,
-                         workload: argparse.Namespace, clock: list[float],
-                         first_chunk: list[float]) -> float:
+async def job_for(store: Store, clip: Path, workload: argparse.Namespace) -> Any:
+    """The clip's job; with ``--no-tail`` its probed duration is hidden from the split, which
+    then cuts every chunk on a keyframe (the behaviour before the finer tail)."""
+    job = await create_job(store, clip, scale=SCALE, model_type=MODEL)
+    if workload.no_tail:
+        await store.videos.update_one({"_id": ObjectId(job.video_id)},
+                                      {"$set": {"duration_seconds": None}})
+    return job
+
+
+async def in_process_runs(store: Store, clip: Path, work: Path, models: Path,
+                          workload: argparse.Namespace) -> list[tuple[float, float, float]]:
+    """E J E J … E: per job (its time, the mean engine-only time either side of it, the
+    engine's own time inside it); chunk 0's wait goes to ``workload.first_chunk``."""
     from pipeline.decode.stage import STAGE as DECODE
     from pipeline.encode.stage import STAGE as ENCODE
     from pipeline.upscale.stage import STAGE as UPSCALE
 
     settings = video_settings(work, models, precision="auto",
                               video_chunk_seconds=workload.chunk_seconds)
-    async with running_stages(store, settings, [DECODE, UPSCALE, ENCODE],
-                              bus=MemoryBus(delivery_limit=3)) as runtime:
-        # Warm the model the way a long-running worker is warm.
-        warm = await create_job(store, warm_clip(work / "warm.mp4", workload.frame_size),
-                                scale=SCALE, model_type=MODEL)
-        await timed_job(store, runtime.bus, warm)
-        clock[0] = 0.0
-        job = await create_job(store, clip, scale=SCALE, model_type=MODEL)
-        return await timed_job(store, runtime.bus, job, first_chunk)
+    runs: list[tuple[float, float, float]] = []
+    bus = MemoryBus(delivery_limit=3)
+    with engine_clock() as inside:
+        async with running_stages(store, settings, [DECODE, UPSCALE, ENCODE],
+                                  bus=bus) as runtime:
+            # Warm the model the way a long-running worker is warm.
+            warm = await create_job(store, warm_clip(work / "warm.mp4", workload.frame_size),
+                                    scale=SCALE, model_type=MODEL)
+            await timed_job(store, runtime.bus, warm)
+            engine = await asyncio.to_thread(engine_only, clip, models, 4)
+            for n in range(workload.repeats):
+                inside[0] = 0.0
+                first: list[float] = []
+                took = await timed_job(store, runtime.bus, await job_for(store, clip, workload),
+                                       first)
+                in_job = inside[0]
+                workload.first_chunk.extend(first)
+                after = await asyncio.to_thread(engine_only, clip, models, 4)
+                runs.append((took, (engine + after) / 2, in_job))
+                print(f"  in-process job {n + 1}: {took:.1f} s; engine only {engine:.1f} s "
+                      f"before, {after:.1f} s after; engine inside the job {in_job:.1f} s; "
+                      f"chunk 0 taken {first[0] if first else float('nan'):.2f} s after the "
+                      f"publish; load {os.getloadavg()[0]:.2f}", flush=True)
+                engine = after
+    await bus.close()
+    return runs
 
 
 def cpu_seconds(pid: int) -> float:
@@ -235,7 +271,7 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
                                                  workload.frame_size),
                                 scale=SCALE, model_type=MODEL)
         await timed_job(store, bus, warm)  # loads the model in every upscale worker
-        job = await create_job(store, clip, scale=SCALE, model_type=MODEL)
+        job = await job_for(store, clip, workload)
         before = [cpu_seconds(p.pid) for p in procs]
         took = await timed_job(store, bus, job)
         used = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
@@ -256,15 +292,45 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
         await delete_namespace(namespace)
 
 
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+async def scaling_rounds(store: Store, url: str, clip: Path, work: Path, models: Path,
+                         workload: argparse.Namespace) -> tuple[float, float]:
+    """(scaling_2w, two one-core workers against one two-thread worker): medians over the
+    rounds of the ratios within each round."""
+    fps = workload.frames
+    scaling: list[float] = []
+    split: list[float] = []
+    for n in range(workload.repeats):
+        one = await distributed_job(store, url, clip, work, models, 1, workload)
+        two = await distributed_job(store, url, clip, work, models, 2, workload)
+        both = await distributed_job(store, url, clip, work, models, 1, workload,
+                                     threads=2, pin=False)
+        scaling.append(one / two)
+        split.append(both / two)
+        print(f"round {n + 1}: 1 worker on 1 core {one:.1f} s ({fps / one:.2f} frames/s); "
+              f"2 workers on 1 core each {two:.1f} s ({fps / two:.2f} frames/s) -> scaling "
+              f"{one / two:.2f}; 1 worker with both cores {both:.1f} s ({fps / both:.2f} "
+              f"frames/s) -> the 2 one-core workers reach {both / two:.2f}x it", flush=True)
+    return median(scaling), median(split)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="in-process jobs, and scaling rounds (medians are reported)")
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--size", default="32x24")
     parser.add_argument("--gop", type=int, default=25, help="keyframe interval (frames)")
     parser.add_argument("--chunk-seconds", type=float, default=1.0)
+    parser.add_argument("--no-tail", action="store_true",
+                        help="hide the probed duration from the split: no finer tail")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
     args.frame_size = (width, height)
+    args.first_chunk = []
     from common.models import MODELS
     from pipeline.upscale.engine.ncnn_convert import convert_ncnn
     from tests.common.bus.support import rabbitmq_reachable
@@ -276,43 +342,31 @@ async def main() -> None:
         convert_ncnn(MODELS[MODEL], models)
         clip = make_clip(work / "clip.mp4", frames=args.frames, size=(width, height),
                          rate=Fraction(25), gop=args.gop)
-        print(f"clip: {args.frames} frames {width}x{height} 25 fps, keyframe every {args.gop}, "
-              f"chunks of {args.chunk_seconds:g} s, {MODEL} x{SCALE}, "
-              f"cpu threads={os.cpu_count()}")
-        print(f"before: {machine_load()}")
-        before = engine_only(clip, models, batch=4)
+        print(f"clip: {args.frames} frames {width}x{height} 25 fps, keyframe every {args.gop} "
+              f"(and at x264's scene cuts), chunks of {args.chunk_seconds:g} s"
+              f"{' (no finer tail)' if args.no_tail else ''}, {MODEL} x{SCALE}, "
+              f"cpu threads={os.cpu_count()}, torch threads={torch_threads()}, "
+              f"repeats={args.repeats}")
+        print(f"before: {machine_load()}", flush=True)
         server = SecantusServer(work / "db")
         await server.start()
         store = await Store.connect(server.url, f"bench_{uuid.uuid4().hex[:8]}")
         try:
             await store.ensure_indexes()
-            first: list[float] = []
-            with engine_clock() as inside:
-                job = await in_process_job(store, clip, work, models, args, inside, first)
-            first_chunk = first[0] if first else float("nan")
-            after = engine_only(clip, models, batch=4)
-            engine = (before + after) / 2
-            print(f"engine only: {before:.1f} s before the job, {after:.1f} s after "
-                  f"({args.frames / engine:.2f} fps); engine time inside the job "
-                  f"{inside[0]:.1f} s (job / that = {job / inside[0]:.2f})")
-            overhead = job / engine
-            print(f"end-to-end job (in-process, memory bus): {job:.1f} s -> overhead "
-                  f"{overhead:.2f} (goal <= 1.25); chunk 0 taken by upscale "
-                  f"{first_chunk:.2f} s after the publish")
+            runs = await in_process_runs(store, clip, work, models, args)
+            overhead = median([job / engine for job, engine, _ in runs])
+            own = median([job / in_job for job, _, in_job in runs])
+            first_chunk = median(args.first_chunk)
+            print(f"end-to-end job (in-process, memory bus): overhead {overhead:.2f} (median of "
+                  f"{len(runs)}, goal <= 1.25); job / engine time inside it {own:.2f}; chunk 0 "
+                  f"taken by upscale {first_chunk:.2f} s after the publish", flush=True)
             scaling = float("nan")
             if await rabbitmq_reachable():
-                fps = args.frames
-                one = await distributed_job(store, server.url, clip, work, models, 1, args)
-                two = await distributed_job(store, server.url, clip, work, models, 2, args)
-                both = await distributed_job(store, server.url, clip, work, models, 1, args,
-                                             threads=2, pin=False)
-                scaling = one / two
-                print(f"distributed: 1 worker on 1 core {one:.1f} s ({fps / one:.2f} frames/s); "
-                      f"2 workers on 1 core each {two:.1f} s ({fps / two:.2f} frames/s) -> "
-                      f"scaling {scaling:.2f} (goal >= 1.8)")
-                print(f"distributed: 1 worker with both cores (2 threads) {both:.1f} s "
-                      f"({fps / both:.2f} frames/s); the 2 one-core workers on the same 2 "
-                      f"cores reach {both / two:.2f}x its frames/s (goal >= 0.90)")
+                scaling, split = await scaling_rounds(store, server.url, clip, work, models,
+                                                      args)
+                print(f"distributed: scaling {scaling:.2f} (median, goal >= 1.8); the 2 "
+                      f"one-core workers reach {split:.2f}x the frames/s of 1 worker with "
+                      f"both cores (median, goal >= 0.90)")
             else:
                 print("scaling skipped: RabbitMQ not reachable at $AMQP_URL")
         finally:
@@ -321,6 +375,12 @@ async def main() -> None:
     print(f"after: {machine_load()}")
     print(f"pipeline overhead={overhead:.2f} scaling_2w={scaling:.2f} "
           f"first_chunk_s={first_chunk:.2f}")
+
+
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 if __name__ == "__main__":

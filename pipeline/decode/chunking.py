@@ -8,6 +8,12 @@ no keyframe for a long time is also cut after ``4 × chunk_seconds``, and any ch
 ``max_frames`` (a long GOP or a high frame rate would otherwise put thousands of frames, and
 hours of upscaling, into one message). Each chunk is written as a lossless FFV1/NUT file
 (:mod:`common.media.intermediate`), so a cut inside a GOP is as exact as one on a keyframe.
+The tail is cut finer (:func:`_tail_target`): when a chunk starts less than two chunks before the
+end (by the probed duration), it is cut at half of what remains, never under a quarter chunk nor
+under ``min_frames`` (one batch), nor so as to leave less than ``min_frames`` for the last
+piece, and without waiting for a keyframe. The last chunk of a video
+would otherwise leave every other worker idle while one finishes it: with pieces halving, the
+workers end within a small piece of each other. A duration that lies only changes the sizes.
 Each finished chunk is announced by a ``chunk-NNNNN.json`` beside it (written whole, then
 renamed into place), so the decode stage can store and publish it while the split goes on.
 Runs in the sandbox child.
@@ -32,12 +38,17 @@ HARD_CUT_FACTOR = 4
 
 
 def split_video(path: str, out_dir: str, chunk_seconds: float,
-                container: str | None = None, max_frames: int = 120) -> dict[str, Any]:
-    """Write ``chunk-NNNNN.nut`` files into ``out_dir``; return the manifest and layout."""
+                container: str | None = None, max_frames: int = 120,
+                duration: float | None = None, min_frames: int = 1) -> dict[str, Any]:
+    """Write ``chunk-NNNNN.nut`` files into ``out_dir``; return the manifest and layout.
+    ``duration`` (the probed one, seconds) turns on the finer tail; ``min_frames`` is the
+    smallest tail piece."""
     chunks: list[dict[str, Any]] = []
     writer: FrameWriter | None = None
     start = last = 0
+    origin: int | None = None
     target = Fraction(chunk_seconds)
+    tail: Fraction | None = None  # the current chunk's length when it is a tail piece
     with open_input(Path(path), container) as media:
         if not media.streams.video:
             raise InvalidInput("El archivo no es un video válido: no tiene pista de video")
@@ -47,22 +58,27 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
         width, height = stream.codec_context.width, stream.codec_context.height
         layout = stream_layout(media)
         step = _nominal_step(stream, time_base)
+        least = min_frames * step * time_base  # no tail piece left shorter than this
         timeline = Timeline(time_base)
         try:
             for frame in media.decode(stream):
                 pts = frame.pts if frame.pts is not None else last + step
                 if writer is not None and pts <= last:
                     pts = last + 1  # a muxer needs strictly increasing pts; keep the frame
-                elapsed = (pts - start) * time_base
+                origin = pts if origin is None else origin
+                position, elapsed = (pts - origin) * time_base, (pts - start) * time_base
                 if writer is None or (
                     (frame.key_frame and elapsed >= target)
                     or elapsed >= target * HARD_CUT_FACTOR
                     or writer.count >= max_frames
+                    or (tail is not None and elapsed >= tail and writer.count >= min_frames
+                        and _left(duration, position) >= least)
                 ):
                     if writer is not None:
                         writer.close()
                         chunks.append(_announce(_record(writer, start, last)))
                     start = pts
+                    tail = _tail_target(target, duration, position)
                     writer = FrameWriter(
                         Path(out_dir) / f"chunk-{len(chunks):05d}.nut", width, height,
                         time_base, storage_format(frame.format.name),
@@ -92,6 +108,21 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
         "timing": {"time_base": str(time_base), "vfr": vfr,
                    "frame_rate": f"{rate.numerator}/{rate.denominator}"},
     }
+
+
+def _tail_target(target: Fraction, duration: float | None,
+                 position: Fraction) -> Fraction | None:
+    """The length of a chunk starting at ``position`` seconds when it is a tail piece (less
+    than two chunks from the end), else None (a normal chunk, cut on a keyframe)."""
+    remaining = _left(duration, position)
+    if remaining >= 2 * target:
+        return None
+    return max(remaining / 2, target / 4)
+
+
+def _left(duration: float | None, position: Fraction) -> Fraction:
+    """Seconds from ``position`` to the end by the probed duration (infinite when unknown)."""
+    return Fraction(10**9) if duration is None else Fraction(duration) - position
 
 
 def _record(writer: FrameWriter, first: int, last: int) -> dict[str, Any]:

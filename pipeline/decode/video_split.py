@@ -65,7 +65,8 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
         await transition(store.videos, video_id, [VideoStatus.PENDING], VideoStatus.IN_PROGRESS,
                          {F.STARTED_AT: utcnow()})
     settings = runtime.settings
-    duration = float(video.get(F.DURATION_SECONDS) or settings.max_video_seconds)
+    probed = video.get(F.DURATION_SECONDS)
+    duration = float(probed or settings.max_video_seconds)
     # The split must end before the runner cuts the message (which cannot stop a child
     # process): most of the time left, the rest for storing the chunks.
     left = seconds_left() or MESSAGE_TIMEOUT
@@ -81,7 +82,10 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
             run_limited, "pipeline.decode.chunking:split_video",
             {"path": str(original), "out_dir": str(out_dir),
              "chunk_seconds": settings.video_chunk_seconds,
-             "max_frames": settings.video_chunk_max_frames},
+             "max_frames": settings.video_chunk_max_frames,
+             # The tail is cut finer so that workers end together (see chunking).
+             "duration": float(probed) if probed else None,
+             "min_frames": settings.video_batch_frames},
             timeout=timeout, memory_mb=settings.video_decode_memory_mb,
         ))
         try:

@@ -55,8 +55,11 @@ def make_clip(path: Path, *, frames: int = 24, rate: Fraction = Fraction(30000, 
               size: tuple[int, int] = (64, 48), audio: bool = True, gop: int = 8,
               pts: Sequence[int] | None = None, time_base: Fraction | None = None,
               subtitles: Sequence[tuple[float, float, str]] = (),
-              container: str | None = None) -> Path:
+              container: str | None = None, scene_cuts: bool = True) -> Path:
     """An H.264 clip (B-frames on, keyframe every ``gop``) with optional AAC and subtitles.
+
+    x264 also starts a GOP where the picture changes a lot (most test pictures do);
+    ``scene_cuts=False`` leaves keyframes exactly every ``gop`` frames.
 
     ``pts``/``time_base`` give explicit (e.g. variable) frame timestamps; otherwise frame i is
     at i / rate. ``subtitles`` are (start s, duration s, text): SubRip in Matroska, mov_text in
@@ -64,8 +67,10 @@ def make_clip(path: Path, *, frames: int = 24, rate: Fraction = Fraction(30000, 
     """
     width, height = size
     out: Any = av.open(str(path), mode="w", format=container)
-    video = out.add_stream("libx264", rate=rate, options={"g": str(gop), "bf": "2",
-                                                          "preset": "veryfast"})
+    options = {"g": str(gop), "bf": "2", "preset": "veryfast"}
+    if not scene_cuts:
+        options["sc_threshold"] = "0"
+    video = out.add_stream("libx264", rate=rate, options=options)
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     clock = time_base or Fraction(1) / rate
     video.codec_context.time_base = clock

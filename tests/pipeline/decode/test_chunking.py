@@ -50,3 +50,35 @@ def test_chunks_under_the_cap_are_still_cut_on_keyframes(tmp_path: Path) -> None
     starts = [_chunk_times(chunk)[0] for chunk in manifest["chunks"]]
     assert len(starts) >= 3 and set(starts) <= keyframes
     assert sum(c["frame_count"] for c in manifest["chunks"]) == 48
+
+
+def test_the_tail_is_cut_in_halving_pieces_without_waiting_for_a_keyframe(
+        tmp_path: Path) -> None:
+    # 8 s at 25 fps, a keyframe each second, 1 s chunks: the last second (less than two
+    # chunks from the end) goes as half of what remains (13 frames), then quarter-chunk
+    # pieces; the pieces start off keyframes and still hold every frame once.
+    source = make_clip(tmp_path / "tail.mp4", frames=200, gop=25, rate=Fraction(25),
+                       audio=False, scene_cuts=False)
+    work = tmp_path / "chunks"
+    work.mkdir()
+    manifest = split_video(str(source), str(work), chunk_seconds=1.0, duration=8.0,
+                           min_frames=4)
+    assert [c["frame_count"] for c in manifest["chunks"]] == [25] * 7 + [13, 7, 5]
+    times, keyframes = _source_times(source)
+    assert [t for chunk in manifest["chunks"] for t in _chunk_times(chunk)] == times
+    assert _chunk_times(manifest["chunks"][8])[0] not in keyframes
+    # Without a duration (unknown to the probe) every chunk ends on a keyframe.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert [c["frame_count"] for c in split_video(str(source), str(plain), 1.0)["chunks"]] \
+        == [25] * 8
+
+
+def test_tail_pieces_never_go_under_min_frames(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "tail.mp4", frames=200, gop=25, rate=Fraction(25),
+                       audio=False, scene_cuts=False)
+    work = tmp_path / "chunks"
+    work.mkdir()
+    manifest = split_video(str(source), str(work), chunk_seconds=1.0, duration=8.0,
+                           min_frames=10)
+    assert [c["frame_count"] for c in manifest["chunks"]] == [25] * 7 + [13, 12]

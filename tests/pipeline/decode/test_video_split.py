@@ -3,7 +3,10 @@ options, a redelivered VideoSubmitted stores nothing twice."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
+
+import pytest
 
 from bson import ObjectId
 
@@ -19,6 +22,7 @@ from tests.pipeline.video_support import (
     running_stages,
     temp_blob_count,
     video_settings,
+    wait_for_status,
 )
 
 
@@ -74,3 +78,27 @@ async def test_split_is_recorded_and_idempotent(store: Store, tmp_path: Path) ->
     assert all(m.face_enhance and m.scale == 3 and m.model_type == "anime_video"
                for m in chunks)
     assert all(m.version == 2 and m.chunk_count is None for m in chunks)
+
+
+async def test_the_split_cuts_the_tail_finer_by_the_probed_duration(
+        store: Store, tmp_path: Path) -> None:
+    # 48 frames at 25 fps, a keyframe every 6 (0.24 s chunks): seven chunks of 6, then the
+    # last 0.24 s as half of it and the rest (one batch of 2 frames is the smallest piece),
+    # so two workers end within a few frames of each other.
+    source = make_clip(tmp_path / "t.mp4", frames=48, gop=6, rate=Fraction(25), audio=False,
+                       scene_cuts=False)
+    settings = video_settings(tmp_path, video_chunk_seconds=0.24, video_batch_frames=2)
+    message = await create_job(store, source)
+    async with running_stages(store, settings, [DECODE]) as runtime:
+        await publish(runtime.bus, message)
+        video = await wait_for_status(store, message.video_id, {"in_progress"})
+
+        async def split_done() -> bool:
+            doc = await store.videos.find_one({"_id": ObjectId(message.video_id)})
+            return bool(doc and doc["chunk_count"])
+
+        await eventually(split_done, within=60)
+    records = [r async for r in store.chunks.find({"video_id": ObjectId(message.video_id)})
+               .sort("index")]
+    assert video["duration_seconds"] == pytest.approx(1.92, abs=0.05)
+    assert [r["frame_count"] for r in records] == [6] * 7 + [3, 3]
