@@ -29,7 +29,7 @@ from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
 from common.jobs.status import VideoStatus
-from common.media.sandbox import run_limited
+from common.media.sandbox import run_limited_async
 from common.messaging import publish
 from common.runtime import Runtime
 from common.store.ids import utcnow
@@ -67,8 +67,8 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
     settings = runtime.settings
     probed = video.get(F.DURATION_SECONDS)
     duration = float(probed or settings.max_video_seconds)
-    # The split must end before the runner cuts the message (which cannot stop a child
-    # process): most of the time left, the rest for storing the chunks.
+    # The split ends (with its own, clearer error) before the runner cuts the message: most
+    # of the time left, the rest for storing the chunks.
     left = seconds_left() or MESSAGE_TIMEOUT
     timeout = min(settings.video_probe_timeout_seconds + SECONDS_PER_SOURCE_SECOND * duration,
                   left * 0.9)
@@ -78,15 +78,15 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
         await download(store, msg.original_blob, original)
         out_dir = Path(tmp) / "chunks"
         out_dir.mkdir()
-        split = asyncio.ensure_future(asyncio.to_thread(
-            run_limited, "pipeline.decode.chunking:split_video",
+        split = asyncio.ensure_future(run_limited_async(
+            "pipeline.decode.chunking:split_video",
             {"path": str(original), "out_dir": str(out_dir),
              "chunk_seconds": settings.video_chunk_seconds,
              "max_frames": settings.video_chunk_max_frames,
              # The tail is cut finer so that workers end together (see chunking).
              "duration": float(probed) if probed else None,
              "min_frames": settings.video_batch_frames},
-            timeout=timeout, memory_mb=settings.video_decode_memory_mb,
+            time_limit=timeout, memory_mb=settings.video_decode_memory_mb,
         ))
         try:
             published = 0
@@ -94,7 +94,7 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
                 finished = split.done()  # read first: chunks announced before it are seen
                 published = await _publish_cut(runtime, msg, video_id, out_dir, published)
                 if published < 0:
-                    return  # cancelled meanwhile; the child stops at its own time limit
+                    return  # cancelled meanwhile: the child is stopped below
                 if finished:
                     break
                 await asyncio.wait({split}, timeout=CUT_POLL_SECONDS)
@@ -102,8 +102,10 @@ async def handle_video_submitted(runtime: Runtime, msg: VideoSubmitted) -> None:
         except InvalidInput as exc:
             raise PermanentFailure(str(exc)) from exc  # the same file fails the same way
         finally:
-            # Cut or cancelled: the child ends at its own time limit (its files go with the
-            # directory); nobody waits for it, so its outcome is only collected.
+            # Cut or cancelled: the child is killed, and gone before its directory is.
+            if not split.done():
+                split.cancel()
+                await asyncio.wait({split})
             split.add_done_callback(_collect)
     count = len(manifest["chunks"])
     await store.videos.update_one(

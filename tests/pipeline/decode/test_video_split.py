@@ -3,18 +3,21 @@ options, a redelivered VideoSubmitted stores nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-
 from bson import ObjectId
 
 from common.bus.memory import MemoryBus
 from common.contracts import ChunkReady, VideoSplit, decode
 from common.messaging import publish
+from common.runtime import Runtime
 from common.store import Store
 from pipeline.decode.stage import STAGE as DECODE
+from pipeline.decode.video_split import handle_video_submitted
 from tests.common.bus.support import eventually
 from tests.common.media.clips import make_clip
 from tests.pipeline.video_support import (
@@ -102,3 +105,49 @@ async def test_the_split_cuts_the_tail_finer_by_the_probed_duration(
                .sort("index")]
     assert video["duration_seconds"] == pytest.approx(1.92, abs=0.05)
     assert [r["frame_count"] for r in records] == [6] * 7 + [3, 3]
+
+
+def sandbox_children() -> list[int]:
+    """This process's media sandbox children still running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        parent = next(line.split()[1] for line in status.splitlines()
+                      if line.startswith("PPid:"))
+        if int(parent) == os.getpid() and b"common.media.sandbox" in command:
+            found.append(int(entry.name))
+    return found
+
+
+async def test_a_job_deleted_mid_split_stops_the_split_child(
+        store: Store, tmp_path: Path) -> None:
+    # 150 frames of 720p take the child a couple of seconds to cut into six chunks; the job
+    # goes after the first. The handler notices at the next chunk and returns, and the child
+    # is gone by then (it used to cut on to its time limit, writing into a removed folder).
+    source = make_clip(tmp_path / "big.mp4", frames=150, size=(1280, 720), gop=25,
+                       rate=Fraction(25), audio=False, scene_cuts=False)
+    settings = video_settings(tmp_path, video_chunk_seconds=1.0, video_chunks_in_flight=100)
+    message = await create_job(store, source)
+    bus = MemoryBus(delivery_limit=3)
+    runtime = Runtime(settings=settings, store=store, bus=bus, embedded=True)
+    handler = asyncio.ensure_future(handle_video_submitted(runtime, message))
+    try:
+        async def first_stored() -> bool:
+            return await store.chunks.count_documents(
+                {"video_id": ObjectId(message.video_id)}) > 0
+
+        await eventually(first_stored, within=60)
+        assert sandbox_children(), "the split child should be cutting"
+        await store.videos.delete_one({"_id": ObjectId(message.video_id)})
+        await asyncio.wait_for(handler, 60)
+        assert len(bus._queue("upscale").ready) < 6, "the split was not cut short"
+        assert sandbox_children() == []
+    finally:
+        handler.cancel()
+        await bus.close()
