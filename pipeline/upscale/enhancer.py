@@ -7,6 +7,7 @@ per process.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ class LazyEnhancer:
         # A video chunk's reading, batching and writing: it hands each batch to ``executor``,
         # so an image queued there runs between two batches (pipeline.upscale.video_chunks).
         self.chunk_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk")
+
+    async def ready(self) -> Enhancer:
+        """:meth:`get` on the engine thread: the first call imports torch and builds the
+        engine (seconds), which on the event loop would stall every consumer, heartbeat and,
+        in the embedded run, every API request meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.get)
 
     def get(self) -> Enhancer:
         with self._lock:

@@ -115,7 +115,7 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
         await store.chunks.update_one(
             {**C.chunk_filter(video_id, msg.chunk_index), C.UPSCALE_STARTED_AT: None},
             {"$set": {C.UPSCALE_STARTED_AT: utcnow()}})
-        enhancer = engine.get()
+        enhancer = await engine.ready()
         with tempfile.TemporaryDirectory(prefix="upscale-") as tmp:
             source = Path(tmp) / "chunk.nut"
             target = Path(tmp) / "upscaled.nut"
