@@ -23,7 +23,6 @@ import torch
 from PIL import Image
 from torch import nn
 
-from common.errors import InvalidInput
 from common.metrics import MODEL_LOAD_SECONDS
 from common.models import DEFAULT_MODEL, ModelSpec, get_model
 from common.sizing import MAX_SCALE, planned_size, validate_scale
@@ -32,8 +31,14 @@ from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.compiled import CompileMode, accelerate
 from pipeline.upscale.engine.device import Precision, Runtime, select_runtime
-from pipeline.upscale.engine.feeder import Finish
-from pipeline.upscale.engine.imageio import decode_image, encode_image, quantize, to_gray
+from pipeline.upscale.engine.frames import enhance_frames
+from pipeline.upscale.engine.imageio import (
+    decode_image,
+    encode_image,
+    quantize,
+    resize_to,
+    to_gray,
+)
 from pipeline.upscale.engine.networks import network_for
 from pipeline.upscale.engine.tiling import upscale_rows, upscale_tensor
 
@@ -55,16 +60,6 @@ class EnhanceResult:
     gpu_used: bool
     precision: str
     elapsed_ms: int
-
-
-def resize_to(values: np.ndarray, width: int, height: int) -> np.ndarray:
-    """High-quality resize of H×W[×C] float32: Lanczos up, area down; no-op at equal size."""
-    if values.shape[1] == width and values.shape[0] == height:
-        return values
-    shrinking = width <= values.shape[1] and height <= values.shape[0]
-    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
-    out = cv2.resize(values, (width, height), interpolation=interp)
-    return np.clip(out, 0.0, 1.0, out=out)
 
 
 class Enhancer:
@@ -164,7 +159,7 @@ class Enhancer:
                                                    dtype=self.runtime.dtype)
             return self._face_restorer
 
-    def _models_for(self, spec: ModelSpec, face_enhance: bool) -> None:
+    def models_for(self, spec: ModelSpec, face_enhance: bool) -> None:
         """Load (obtaining the weights if need be) every model a job needs before running any:
         missing GFPGAN weights fail the job before the upscale, not after it."""
         self.load_model(spec)
@@ -188,7 +183,7 @@ class Enhancer:
 
     # -- inference --------------------------------------------------------------------------
 
-    def _tiling(self, spec: ModelSpec) -> tuple[nn.Module, dict[str, Any]]:
+    def tiling(self, spec: ModelSpec) -> tuple[nn.Module, dict[str, Any]]:
         net = self.load_model(spec)
         arch = network_for(spec).arch
         return net, {
@@ -204,7 +199,7 @@ class Enhancer:
                        stop: StopToken | None = None) -> np.ndarray:
         """N×H×W×3 float32 (0..1) → N×(H·s)×(W·s)×3 float32 at the model's native scale;
         ``stop`` is checked before every tile (see :mod:`pipeline.cancellation`)."""
-        net, options = self._tiling(spec)
+        net, options = self.tiling(spec)
         out = upscale_tensor(net, self._tensor(batch), stop=stop, **options)
         return out.permute(0, 2, 3, 1).numpy()
 
@@ -244,11 +239,11 @@ class Enhancer:
             for i in range(n):
                 out[i][top:bottom] = finish(band[i], i, bottom - top)
 
-        net, options = self._tiling(spec)
+        net, options = self.tiling(spec)
         upscale_rows(net, self._tensor(batch), shrink, stop=stop, **options)
         return out
 
-    def _restore_faces(self, original: np.ndarray, background: np.ndarray) -> np.ndarray:
+    def restore_faces(self, original: np.ndarray, background: np.ndarray) -> np.ndarray:
         """GFPGAN on 8-bit copies; the restorer pastes faces onto the upscaled background."""
         restored = self.face_restorer().restore(quantize(original, 8), quantize(background, 8))
         return np.asarray(restored, dtype=np.float32) / 255.0
@@ -265,7 +260,7 @@ class Enhancer:
         image = decode_image(source, max_pixels=self.max_input_pixels)
         width, height = self.plan(image.width, image.height, spec, scale=scale,
                                   output_width=output_width, output_height=output_height)
-        self._models_for(spec, face_enhance)
+        self.models_for(spec, face_enhance)
         alpha = image.alpha
         alpha_needs_model = (alpha is not None and self.alpha_upsampler == "model"
                              and float(alpha.min()) != float(alpha.max()))
@@ -275,7 +270,7 @@ class Enhancer:
             batch.append(np.repeat(alpha[..., None], 3, axis=2))
         if face_enhance:  # GFPGAN pastes faces onto the whole native-scale background
             native = self.upscale_native(np.stack(batch), spec, stop)
-            rgb = resize_to(self._restore_faces(image.rgb, native[0]), width, height)
+            rgb = resize_to(self.restore_faces(image.rgb, native[0]), width, height)
             if alpha_needs_model:
                 alpha = resize_to(to_gray(native[1]), width, height)
         else:
@@ -312,68 +307,8 @@ class Enhancer:
                        face_enhance: bool = False, output_width: int | None = None,
                        output_height: int | None = None, stop: StopToken | None = None,
                        ) -> np.ndarray:
-        """Enhance N video frames of one size (N×H×W×3 uint8 RGB) → N×H'×W'×3 uint8.
-
-        When the output is the native size divided by an integer that divides the model's
-        scale (×4 → ×4, ×2, ×1; ×2 → ×2, ×1) and no faces are restored, the frames travel as
-        bytes, every crop of every frame is batched, and the result is shrunk and quantised
-        on the device (:func:`device_shrink`): only final uint8 pixels come back. Otherwise
-        frames go ``batch_size`` at a time through the float path (Lanczos, GFPGAN on host).
-        """
-        stack = np.asarray(frames) if not isinstance(frames, np.ndarray) else frames
-        if stack.ndim != 4 or stack.shape[3] != 3 or stack.dtype != np.uint8:
-            raise InvalidInput("frames must be N×H×W×3 uint8 RGB, all of one size")
-        spec = get_model(model_type)
-        scale = self.scale_for(spec, scale)
-        in_h, in_w = stack.shape[1:3]
-        width, height = self.plan(in_w, in_h, spec, scale=scale, output_width=output_width,
-                                  output_height=output_height)
-        self._models_for(spec, face_enhance)
-        shrink = None if face_enhance else device_shrink(spec.native_scale, in_w, in_h,
-                                                         width, height)
-        if shrink is not None:
-            return self._frames_on_device(stack, spec, shrink, stop)
-        return self._frames_on_host(stack, spec, width, height, face_enhance, stop)
-
-    def _frames_on_device(self, stack: np.ndarray, spec: ModelSpec, shrink: int,
-                          stop: StopToken | None) -> np.ndarray:
-        count, in_h, in_w = stack.shape[:3]
-        out_scale = spec.native_scale // shrink
-        out = np.empty((count, in_h * out_scale, in_w * out_scale, 3), dtype=np.uint8)
-        target = torch.from_numpy(out).permute(0, 3, 1, 2)
-
-        def keep(y: int, rows: torch.Tensor) -> None:
-            target[:, :, y : y + rows.shape[2]] = rows
-
-        net, options = self._tiling(spec)
-        upscale_rows(net, torch.from_numpy(stack).permute(0, 3, 1, 2), keep, stop=stop,
-                     finish=Finish(shrink=shrink, quantize=True), **options)
-        return out
-
-    def _frames_on_host(self, stack: np.ndarray, spec: ModelSpec, width: int, height: int,
-                        face_enhance: bool, stop: StopToken | None) -> np.ndarray:
-        count = stack.shape[0]
-        out = np.empty((count, height, width, 3), dtype=np.uint8)
-        for start in range(0, count, self.batch_size):
-            chunk = stack[start : start + self.batch_size].astype(np.float32) / 255.0
-            native = self.upscale_native(chunk, spec, stop)
-            for offset, frame in enumerate(native):
-                if face_enhance:
-                    if stop is not None:
-                        stop.check()
-                    frame = self._restore_faces(chunk[offset], frame)
-                resized = resize_to(frame, width, height)
-                out[start + offset] = quantize(resized, 8)
-        return out
-
-
-def device_shrink(native_scale: int, in_w: int, in_h: int, width: int,
-                  height: int) -> int | None:
-    """The integer factor the native result shrinks by to ``width``×``height`` when that
-    factor divides the model's scale (so every tile's output maps to whole output pixels and
-    a box average is exactly the area resize), else None."""
-    for factor in range(1, native_scale + 1):
-        if (native_scale % factor == 0 and in_w * native_scale == width * factor
-                and in_h * native_scale == height * factor):
-            return factor
-    return None
+        """Enhance N video frames of one size (N×H×W×3 uint8 RGB) → N×H'×W'×3 uint8
+        (:func:`pipeline.upscale.engine.frames.enhance_frames`)."""
+        return enhance_frames(self, frames, model_type=model_type, scale=scale,
+                              face_enhance=face_enhance, output_width=output_width,
+                              output_height=output_height, stop=stop)

@@ -197,3 +197,13 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, *, gray: bool, bit_d
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def resize_to(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """High-quality resize of H×W[×C] float32: Lanczos up, area down; no-op at equal size."""
+    if values.shape[1] == width and values.shape[0] == height:
+        return values
+    shrinking = width <= values.shape[1] and height <= values.shape[0]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    out = cv2.resize(values, (width, height), interpolation=interp)
+    return np.clip(out, 0.0, 1.0, out=out)

@@ -17,8 +17,9 @@ from skimage import data
 
 from common.models import MODELS
 from pipeline.upscale.engine.device import select_runtime
-from pipeline.upscale.engine.engine import Enhancer, device_shrink, resize_to
+from pipeline.upscale.engine.engine import Enhancer, resize_to
 from pipeline.upscale.engine.feeder import Feeder, Finish, padded_batch, shape_batches
+from pipeline.upscale.engine.frames import device_shrink, frames_via_host
 from pipeline.upscale.engine.imageio import quantize
 from pipeline.upscale.engine.tiling import axis_tiles, upscale_tensor
 
@@ -148,7 +149,7 @@ def test_enhance_frames_fast_path_equals_the_float_path(
     got = enhancer.enhance_frames(frames, model_type="anime_video", scale=scale)
     spec = MODELS["anime_video"]
     height, width = 36 * scale, 52 * scale
-    expected = enhancer._frames_on_host(frames, spec, width, height, False, None)
+    expected = frames_via_host(enhancer, frames, spec, width, height, False, None)
     assert got.shape == expected.shape == (3, height, width, 3)
     diff = np.abs(got.astype(int) - expected.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
