@@ -115,8 +115,8 @@ def _tail_target(target: Fraction, duration: float | None,
     """The length of a chunk starting at ``position`` seconds when it is a tail piece (less
     than two chunks from the end), else None (a normal chunk, cut on a keyframe)."""
     remaining = _left(duration, position)
-    if remaining >= 2 * target:
-        return None
+    if remaining >= 2 * target or remaining <= 0:
+        return None  # not the tail yet, or past a duration that was wrong: whole chunks
     return max(remaining / 2, target / 4)
 
 

@@ -82,3 +82,18 @@ def test_tail_pieces_never_go_under_min_frames(tmp_path: Path) -> None:
     manifest = split_video(str(source), str(work), chunk_seconds=1.0, duration=8.0,
                            min_frames=10)
     assert [c["frame_count"] for c in manifest["chunks"]] == [25] * 7 + [13, 12]
+
+
+def test_a_duration_shorter_than_the_video_does_not_cut_the_rest_into_pieces(
+        tmp_path: Path) -> None:
+    # The container says 2 s; the video runs 8. Past the stated end the split goes back to
+    # whole chunks (a wrong duration only changes sizes, and not into 4x as many chunks).
+    source = make_clip(tmp_path / "tail.mp4", frames=200, gop=25, rate=Fraction(25),
+                       audio=False, scene_cuts=False)
+    work = tmp_path / "chunks"
+    work.mkdir()
+    manifest = split_video(str(source), str(work), chunk_seconds=1.0, duration=2.0,
+                           min_frames=4)
+    # 1 s whole, the "tail" 13 + 7, then the piece that ran past 2 s ends on the next
+    # keyframe (30 frames) and whole chunks follow.
+    assert [c["frame_count"] for c in manifest["chunks"]] == [25, 13, 7, 30] + [25] * 5
