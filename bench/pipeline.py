@@ -34,7 +34,10 @@ chunks) is kept reproducible for comparison.
   VIDEO_CHUNKS_IN_FLIGHT is the default (4), so 2 workers have 2 chunks each in flight at
   most. The decode stage cuts the tail finer (pipeline/decode/chunking.py), so the workers
   end within a small piece of each other; ``--no-tail`` is the same run without that (the
-  job's probed duration hidden from the split);
+  job's probed duration hidden from the split). Each round also measures the cores' own
+  ceiling: two engine-only processes at once on cores 0 and 1 against one alone (on this
+  VM ~1.92x: the two cores slow each other a little), so a shortfall can be told apart
+  from the pipeline's;
 * first_chunk_s = from the publish of ``video.submitted`` to the moment an upscale worker took
   chunk 0 (its record's ``upscale_started_at``), in the in-process job: decode streams, so this
   is the time to cut and store one chunk, not the whole split.
@@ -47,7 +50,7 @@ first version did, cost ~15 % of the job time on 2 cores. The machine's load (lo
 and CPU pressure) is printed before and after, since other tenants share the VM.
 
 Reproduce:  .venv/bin/python bench/pipeline.py [--repeats 2] [--frames 200] [--size 32x24]
-            [--gop 25] [--chunk-seconds 1.0] [--no-tail]
+            [--gop 25] [--chunk-seconds 1.0] [--no-tail] [--logs DIR]
 The last line is always ``pipeline overhead=<x> scaling_2w=<y> first_chunk_s=<z>``.
 """
 
@@ -238,6 +241,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _log_file(workload: argparse.Namespace, name: str) -> Any:
+    """Where a process of the scaling run logs: ``--logs DIR/<name>.log`` (INFO, with each
+    chunk's download, model and store times), else nowhere."""
+    if not workload.logs:
+        return subprocess.DEVNULL
+    Path(workload.logs).mkdir(parents=True, exist_ok=True)
+    return (Path(workload.logs) / f"{name}.log").open("a")
+
+
 def _pinned(core: int | None) -> Any:
     if core is None:
         return None
@@ -257,13 +269,15 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
                BUS_NAMESPACE=namespace, BUS_PREFETCH="1", JWT_SECRET_KEY="k" * 40,
                DATA_DIR=str(work), MODELS_DIR=str(models), USE_GPU="FALSE", TILE_SIZE="0",
                VIDEO_CHUNK_SECONDS=str(workload.chunk_seconds), VIDEO_PRESET="ultrafast",
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), LOG_LEVEL="WARNING")
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               LOG_LEVEL="INFO" if workload.logs else "WARNING")
     modules = [("pipeline.decode", None), ("pipeline.encode", None)] + [
         ("pipeline.upscale", n if pin else None) for n in range(workers)]
+    logs = [_log_file(workload, f"{workers}w{threads}t-{i}-{m.split('.')[-1]}")
+            for i, (m, _) in enumerate(modules)]
     procs = [subprocess.Popen([sys.executable, "-m", m], cwd=ROOT, env=env,  # noqa: ASYNC220
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              preexec_fn=_pinned(core))
-             for m, core in modules]
+                              stdout=log, stderr=subprocess.STDOUT, preexec_fn=_pinned(core))
+             for (m, core), log in zip(modules, logs, strict=True)]
     bus = RabbitBus(AMQP_URL, namespace=namespace, delivery_limit=5)
     await bus.start()
     try:
@@ -289,7 +303,28 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=60)
+        for log in logs:
+            if log is not subprocess.DEVNULL:
+                log.close()
         await delete_namespace(namespace)
+
+
+async def hardware_ceiling(clip: Path, models: Path) -> float:
+    """What the cores themselves give a second worker, no pipeline at all: two engine-only
+    processes at once, pinned to cores 0 and 1 with one thread each, against one alone on
+    core 0 (the slower of the two counts, as the slower worker ends a job)."""
+    alone = await _engines(clip, models, [0])
+    both = await _engines(clip, models, [0, 1])
+    return 2 * alone[0] / max(both)
+
+
+async def _engines(clip: Path, models: Path, cores: list[int]) -> list[float]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--engine-only", str(clip), str(models), env=env,
+        stdout=asyncio.subprocess.PIPE, preexec_fn=_pinned(core)) for core in cores]
+    outs = [await proc.communicate() for proc in procs]
+    return [float(out.split()[-1]) for out, _ in outs]
 
 
 def median(values: list[float]) -> float:
@@ -303,7 +338,9 @@ async def scaling_rounds(store: Store, url: str, clip: Path, work: Path, models:
     fps = workload.frames
     scaling: list[float] = []
     split: list[float] = []
+    ceiling: list[float] = []
     for n in range(workload.repeats):
+        ceiling.append(await hardware_ceiling(clip, models))
         one = await distributed_job(store, url, clip, work, models, 1, workload)
         two = await distributed_job(store, url, clip, work, models, 2, workload)
         both = await distributed_job(store, url, clip, work, models, 1, workload,
@@ -313,7 +350,12 @@ async def scaling_rounds(store: Store, url: str, clip: Path, work: Path, models:
         print(f"round {n + 1}: 1 worker on 1 core {one:.1f} s ({fps / one:.2f} frames/s); "
               f"2 workers on 1 core each {two:.1f} s ({fps / two:.2f} frames/s) -> scaling "
               f"{one / two:.2f}; 1 worker with both cores {both:.1f} s ({fps / both:.2f} "
-              f"frames/s) -> the 2 one-core workers reach {both / two:.2f}x it", flush=True)
+              f"frames/s) -> the 2 one-core workers reach {both / two:.2f}x it; the "
+              f"cores alone (two engines at once, no pipeline) give {ceiling[-1]:.2f}x",
+              flush=True)
+    print(f"hardware ceiling: two engine-only processes on cores 0 and 1 reach "
+          f"{median(ceiling):.2f}x one alone (median); the pipeline's scaling is "
+          f"{median(scaling) / median(ceiling):.0%} of it")
     return median(scaling), median(split)
 
 
@@ -325,9 +367,15 @@ async def main() -> None:
     parser.add_argument("--size", default="32x24")
     parser.add_argument("--gop", type=int, default=25, help="keyframe interval (frames)")
     parser.add_argument("--chunk-seconds", type=float, default=1.0)
+    parser.add_argument("--logs", help="keep the scaling run's process logs (INFO) here")
     parser.add_argument("--no-tail", action="store_true",
                         help="hide the probed duration from the split: no finer tail")
+    parser.add_argument("--engine-only", nargs=2, metavar=("CLIP", "MODELS"),
+                        help=argparse.SUPPRESS)  # one process of the hardware ceiling
     args = parser.parse_args()
+    if args.engine_only:
+        print(engine_only(Path(args.engine_only[0]), Path(args.engine_only[1]), 4))
+        return
     width, height = map(int, args.size.split("x"))
     args.frame_size = (width, height)
     args.first_chunk = []

@@ -40,8 +40,13 @@ def resize2x(frames: np.ndarray) -> np.ndarray:
 def run_chain(source: Path, work: Path, *, chunk_seconds: float,
               enhance: Callable[[np.ndarray], np.ndarray] = resize2x,
               preset: str = "ultrafast") -> tuple[Path, dict[str, Any]]:
-    """split → enhance → H.264 → assemble, the stages' media steps without the bus."""
-    manifest = split_video(str(source), str(work), chunk_seconds)
+    """split → enhance → H.264 → assemble, the stages' media steps without the bus; the
+    split gets the probed duration and the batch size as the decode stage gives them, so the
+    tail is cut finer here too (pieces off keyframes, a few frames long)."""
+    probed = probe_video(source, VideoLimits.from_settings(Settings(), scale=2)).duration_seconds
+    manifest = split_video(str(source), str(work), chunk_seconds,
+                           duration=float(probed) if probed else None,
+                           min_frames=Settings().video_batch_frames)
     timing = manifest["timing"]
     rate = None if timing["vfr"] else timing["frame_rate"]
     encoded = []
