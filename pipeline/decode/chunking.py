@@ -11,9 +11,10 @@ hours of upscaling, into one message). Each chunk is written as a lossless FFV1/
 The tail is cut finer (:func:`_tail_target`): when a chunk starts less than two chunks before the
 end (by the probed duration), it is cut at half of what remains, never under a quarter chunk nor
 under ``min_frames`` (one batch), nor so as to leave less than ``min_frames`` for the last
-piece, and without waiting for a keyframe. The last chunk of a video
-would otherwise leave every other worker idle while one finishes it: with pieces halving, the
-workers end within a small piece of each other. A duration that lies only changes the sizes.
+piece, and without waiting for a keyframe; a whole chunk still waiting for its keyframe when it
+reaches the tail is cut there too. The last chunk of a video would otherwise leave every other
+worker idle while one finishes it: with pieces halving, the workers end within a small piece of
+each other. A duration that lies only changes the sizes.
 Each finished chunk is announced by a ``chunk-NNNNN.json`` beside it (written whole, then
 renamed into place), so the decode stage can store and publish it while the split goes on.
 Runs in the sandbox child.
@@ -67,12 +68,15 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
                     pts = last + 1  # a muxer needs strictly increasing pts; keep the frame
                 origin = pts if origin is None else origin
                 position, elapsed = (pts - origin) * time_base, (pts - start) * time_base
+                left = _left(duration, position)
                 if writer is None or (
                     (frame.key_frame and elapsed >= target)
                     or elapsed >= target * HARD_CUT_FACTOR
                     or writer.count >= max_frames
-                    or (tail is not None and elapsed >= tail and writer.count >= min_frames
-                        and _left(duration, position) >= least)
+                    # In the tail no cut waits for a keyframe: a tail piece at its length, a
+                    # whole chunk (still waiting for one) at the chunk length.
+                    or (0 < left < 2 * target and elapsed >= (tail or target)
+                        and writer.count >= min_frames and left >= least)
                 ):
                     if writer is not None:
                         writer.close()

@@ -97,3 +97,17 @@ def test_a_duration_shorter_than_the_video_does_not_cut_the_rest_into_pieces(
     # 1 s whole, the "tail" 13 + 7, then the piece that ran past 2 s ends on the next
     # keyframe (30 frames) and whole chunks follow.
     assert [c["frame_count"] for c in manifest["chunks"]] == [25, 13, 7, 30] + [25] * 5
+
+
+def test_a_chunk_waiting_for_a_keyframe_is_cut_where_the_tail_begins(tmp_path: Path) -> None:
+    # One keyframe in 8 s: chunks end at the 4 s hard cut; the second one, still waiting for
+    # a keyframe, is cut as it enters the last two seconds, and the tail halves from there.
+    source = make_clip(tmp_path / "long-gop.mp4", frames=200, gop=1000, rate=Fraction(25),
+                       audio=False, scene_cuts=False)
+    work = tmp_path / "chunks"
+    work.mkdir()
+    manifest = split_video(str(source), str(work), chunk_seconds=1.0, duration=8.0,
+                           min_frames=4)
+    assert [c["frame_count"] for c in manifest["chunks"]] == [100, 51, 25, 12, 7, 5]
+    times, _ = _source_times(source)
+    assert [t for chunk in manifest["chunks"] for t in _chunk_times(chunk)] == times
