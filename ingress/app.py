@@ -37,6 +37,7 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
     poll = settings.events_poll_seconds
     app.state.events = events.EventStreams(JobWatcher(runtime.store.images, poll),
                                            JobWatcher(runtime.store.videos, poll))
+    app.state.finished.on_every(app.state.events.poke)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_request_bytes)
     app.include_router(auth.router)

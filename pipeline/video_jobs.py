@@ -24,6 +24,7 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.chunks import blob_field, chunk_filter
 from common.jobs.cleanup import remove_video_temporaries
+from common.jobs.notices import announce_finished
 from common.jobs.status import VIDEO_ACTIVE, VideoStatus
 from common.messaging import publish
 from common.metrics import job_ended
@@ -87,6 +88,7 @@ async def fail_video(runtime: Runtime, video_id: ObjectId, reason: str) -> None:
         doc = await runtime.store.videos.find_one({F.ID: video_id},
                                                   {F.MODEL_TYPE: 1, F.CREATED_AT: 1}) or {}
         job_ended("video", str(doc.get(F.MODEL_TYPE)), VideoStatus.ERROR, doc.get(F.CREATED_AT))
+    await announce_finished(runtime.bus, "video", video_id)
     await notify_finished(runtime, "video", video_id)  # again on a repeat: see notify
     await remove_video_temporaries(runtime.store, video_id)
 

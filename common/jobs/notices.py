@@ -1,19 +1,20 @@
-"""Job-finished notices: how a request waiting for its image learns at once that it ended.
+"""Job-finished notices: how whoever waits for a job learns at once that it ended.
 
-The stage that settles an image (completed or failed) announces ``finished:image:<id>`` on the
-bus (``Bus.announce``: the in-process listeners in the embedded run, the ``<ns>.notices``
-fan-out exchange on RabbitMQ, where every API process has a private queue bound). A waiter
-registers before its first read of the document, so a notice cannot slip between the read and
-the wait; the notice only says "read the document again", which stays the truth. Notices are
-best effort (a broker hiccup, an API process that started listening late), so waiters still
-poll, slowly, as the fallback.
+The stage that settles a job (an image or a video, completed or failed) announces
+``finished:<kind>:<id>`` on the bus (``Bus.announce``: the in-process listeners in the
+embedded run, the ``<ns>.notices`` fan-out exchange on RabbitMQ, where every API process has a
+private queue bound); the image request waiting for its result and the event streams' watchers
+listen. A waiter registers before its first read of the document, so a notice cannot slip
+between the read and the wait; the notice only says "read the document again", which stays
+the truth. Notices are best effort (a broker hiccup, an API process that started listening
+late), so waiters still poll, slowly, as the fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from common.bus.port import Bus
@@ -39,6 +40,12 @@ class FinishedWaiters:
         self._bus = bus
         self._waiting: dict[bytes, set[asyncio.Event]] = {}
         self._listening: asyncio.Task[None] | None = None
+        self._hooks: list[Callable[[str, str], None]] = []
+
+    def on_every(self, hook: Callable[[str, str], None]) -> None:
+        """Call ``hook(kind, job_id)`` for every notice heard (the event streams' watchers
+        read a job at once instead of at their next poll)."""
+        self._hooks.append(hook)
 
     async def listening(self) -> bool:
         """Subscribe on first use (once per process); False when the bus refused, and then
@@ -56,6 +63,9 @@ class FinishedWaiters:
     def _heard(self, body: bytes) -> None:
         for event in self._waiting.get(body, ()):
             event.set()
+        kind, _, job_id = body.decode(errors="replace").removeprefix(PREFIX).partition(":")
+        for hook in self._hooks:
+            hook(kind, job_id)
 
     @contextmanager
     def waiting(self, kind: str, job_id: object) -> Iterator[asyncio.Event]:

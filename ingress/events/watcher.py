@@ -6,7 +6,8 @@ updates, is the source any replica can read. So each process keeps one loop per 
 every ``EVENTS_POLL_SECONDS`` it reads all watched jobs in one indexed ``_id $in`` query and
 hands each stream its document. A thousand streams on one job, or on a thousand jobs, cost
 one query per interval; the lag from an update to its event is at most one interval plus the
-query (bench/events.py measures it).
+query (bench/events.py measures it). The end of a job does not wait for the interval: the
+process's finished notices (``common.jobs.notices``) poke the watcher into reading at once.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ class JobWatcher:
         self._interval = interval
         self._subscribers: dict[ObjectId, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def poke(self, job_id: str) -> None:
+        """A job ended (its finished notice): read now rather than at the next interval."""
+        if ObjectId.is_valid(job_id) and ObjectId(job_id) in self._subscribers:
+            self._wake.set()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, job_id: ObjectId) -> AsyncIterator[Subscription]:
@@ -79,5 +86,7 @@ class JobWatcher:
                 for job_id in ids:
                     for subscription in tuple(self._subscribers.get(job_id, ())):
                         subscription.push(found.get(job_id))
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
         self._task = None

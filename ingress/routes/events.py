@@ -73,6 +73,10 @@ class EventStreams:
     def close(self) -> None:
         self.closing.set()
 
+    def poke(self, kind: str, job_id: str) -> None:
+        if (watcher := self.watchers.get(kind)) is not None:
+            watcher.poke(job_id)
+
 
 async def _stream(request: Request, runtime: Runtime, sessions: Sessions, issuer: TokenIssuer,
                   kind: JobKind, job_id: str, ticket: str | None) -> StreamingResponse:
@@ -89,6 +93,7 @@ async def _stream(request: Request, runtime: Runtime, sessions: Sessions, issuer
     if doc is None:
         raise NotFound(_NOT_FOUND[kind])
     streams: EventStreams = request.app.state.events
+    await request.app.state.finished.listening()  # the job's end comes as a notice (or a poll)
     body = job_events(streams.watchers[kind], kind, ObjectId(job_id), doc,
                       request.headers.get("last-event-id"), _NOT_FOUND[kind], streams.closing)
     return StreamingResponse(body, media_type="text/event-stream", headers={

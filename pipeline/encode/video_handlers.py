@@ -26,6 +26,7 @@ from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.cleanup import remove_video_temporaries
+from common.jobs.notices import announce_finished
 from common.jobs.status import VideoStatus
 from common.media.containers import sniff_container
 from common.messaging import publish
@@ -147,6 +148,7 @@ async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
     })
     if moved:
         job_ended("video", str(video.get(F.MODEL_TYPE)), VideoStatus.COMPLETED, created_at)
+        await announce_finished(runtime.bus, "video", video_id)
         await notify_finished(runtime, "video", video_id)
     else:  # a concurrent assembler won, or the job was cancelled or failed meanwhile
         current = await store.videos.find_one({F.ID: video_id}, {F.ENHANCED_BLOB: 1})

@@ -42,10 +42,15 @@ async def test_job_completes_with_the_real_model(store: Store, tmp_path: Path,
     source = make_clip(tmp_path / "tiny.mp4", frames=12, gop=4)
     settings = video_settings(tmp_path, anime_models, video_chunk_seconds=0.12)
     message = await create_job(store, source, scale=2)
+    heard: list[bytes] = []
     async with running_stages(store, settings, [DECODE, UPSCALE, ENCODE]) as runtime:
+        await runtime.bus.listen(heard.append)
         await publish(runtime.bus, message)
         video = await wait_for_status(store, message.video_id, {"completed", "error"})
+        # Its end is announced (event streams end on it instead of at their next poll).
+        await eventually(lambda: bool(heard), within=10)
     assert video["status"] == "completed", video.get("error_message")
+    assert heard == [f"finished:video:{message.video_id}".encode()]
     assert video["chunk_count"] >= 2
     assert video["frames_processed"] == video["frame_count"] == 12
     assert (video["enhanced_width"], video["enhanced_height"]) == (128, 96)
