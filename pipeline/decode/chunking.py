@@ -82,7 +82,7 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
                         writer.close()
                         chunks.append(_announce(_record(writer, start, last)))
                     start = pts
-                    tail = _tail_target(target, duration, position)
+                    tail = _tail_target(target, left)
                     writer = FrameWriter(
                         Path(out_dir) / f"chunk-{len(chunks):05d}.nut", width, height,
                         time_base, storage_format(frame.format.name),
@@ -114,14 +114,12 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
     }
 
 
-def _tail_target(target: Fraction, duration: float | None,
-                 position: Fraction) -> Fraction | None:
-    """The length of a chunk starting at ``position`` seconds when it is a tail piece (less
-    than two chunks from the end), else None (a normal chunk, cut on a keyframe)."""
-    remaining = _left(duration, position)
-    if remaining >= 2 * target or remaining <= 0:
+def _tail_target(target: Fraction, left: Fraction) -> Fraction | None:
+    """The length of a chunk starting ``left`` seconds before the end when it is a tail piece
+    (less than two chunks from the end), else None (a normal chunk, cut on a keyframe)."""
+    if left >= 2 * target or left <= 0:
         return None  # not the tail yet, or past a duration that was wrong: whole chunks
-    return max(remaining / 2, target / 4)
+    return max(left / 2, target / 4)
 
 
 def _left(duration: float | None, position: Fraction) -> Fraction:
