@@ -4,7 +4,7 @@ Nothing else: in particular not the API's token key, which only the API resolves
 (``ingress/auth/secret.py``), so a worker on any host runs without it.
 
 ``open_runtime`` is the one place that decides between the embedded default (a SecantusDB
-server spawned here, the in-process bus) and the distributed mode (``MONGO_URL`` /
+server spawned here, the durable bus stored in it) and the distributed mode (``MONGO_URL`` /
 ``AMQP_URL``); every entry point goes through it so they cannot drift apart.
 """
 
@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from common.bus import create_bus
+from common.bus import DatabaseBus, create_bus
 from common.bus.port import Bus
 from common.settings import Settings
 from common.store.client import Store, request_timeouts
@@ -63,9 +63,14 @@ async def open_runtime(
         )
         stack.push_async_callback(store.close)
         await store.ensure_indexes()
-        bus = create_bus(settings)
+        bus = create_bus(settings, store.db)
         await bus.start()
         stack.push_async_callback(bus.close)
+        if server is not None and isinstance(bus, DatabaseBus):
+            # This process spawned the database, so it is its only consumer: messages still
+            # leased were held by a process that is gone (a crash): take them now, not when
+            # their leases end.
+            await bus.recover()
         yield Runtime(
             settings=settings,
             store=store,

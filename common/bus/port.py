@@ -12,7 +12,9 @@ Semantics shared by every adapter (and checked by one contract suite run against
   (publisher confirm); otherwise it raises :class:`~common.errors.PublishError`;
 * a delivery counts whether the handler failed or its consumer went away: a message still in a
   handler when its bus closes (or its connection drops) goes back to the queue with its
-  attempt spent, and is dead-lettered if that was its last one;
+  attempt spent, and is dead-lettered if that was its last one (the durable bus refunds the
+  attempt of a handler cut by its own ``close``: a graceful stop is not a failure; a crash
+  still spends it);
 * header names starting with ``x-`` are the broker's: adapters drop them from deliveries;
 * ``announce`` broadcasts a notice to every process ``listen``ing at that moment: no queue, no
   confirm, no redelivery (RabbitMQ: the fan-out exchange ``<ns>.notices`` and a private
@@ -20,7 +22,8 @@ Semantics shared by every adapter (and checked by one contract suite run against
   in the database, never the only way to learn it: whoever waits on it also polls, slowly;
 * ``publish_later`` hands the broker a message it keeps for ``delay`` seconds before putting it
   on the queue (RabbitMQ: a per-delay queue with a TTL that dead-letters into the work queue;
-  in memory: a timer), so a retry schedule survives the publishing process.
+  durable bus: a stored message that becomes visible later; in memory: a timer), so a retry
+  schedule survives the publishing process (in memory, only while the process lives).
 """
 
 from __future__ import annotations

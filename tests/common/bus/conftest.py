@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from common.bus import Bus, MemoryBroker, MemoryBus, RabbitBus
+from common.bus import Bus, DatabaseBus, MemoryBroker, MemoryBus, RabbitBus
+from common.store import Store
 from tests.common.bus.support import (
     AMQP_URL,
     DELIVERY_LIMIT,
@@ -23,17 +24,28 @@ from tests.common.bus.support import (
 from tests.services import unavailable
 
 
-@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+@pytest.fixture(params=["memory", "database",
+                        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
     namespace = f"test-{uuid.uuid4().hex[:10]}"
     made: list[Bus] = []
     broker = MemoryBroker()
+    # The database adapter's: one database for all the buses of a test.
+    mongo_url = request.getfixturevalue("mongo_url") if request.param == "database" else ""
+    store: Store | None = None
     if request.param == "rabbitmq" and not await rabbitmq_reachable():
         unavailable("RabbitMQ")
 
     async def make(*, close_timeout: float = 5.0, prefetch: int = 1) -> Bus:
+        nonlocal store
         bus: Bus
-        if request.param == "memory":
+        if request.param == "database":
+            if store is None:
+                store = await Store.connect(mongo_url,
+                                            f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10)
+            bus = DatabaseBus(store.db, delivery_limit=DELIVERY_LIMIT, namespace=namespace,
+                              close_timeout=close_timeout, poll_seconds=0.2)
+        elif request.param == "memory":
             bus = MemoryBus(
                 delivery_limit=DELIVERY_LIMIT,
                 namespace=namespace,
@@ -60,6 +72,9 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
             await bus.close()
         if request.param == "rabbitmq":
             await delete_namespace(namespace)
+        if store is not None:
+            await store.drop_database()
+            await store.close()
 
 
 @pytest.fixture

@@ -154,3 +154,33 @@ def timing_error(source: Path, output: Path) -> float:
 
 
 MS = 0.001 + 1e-9
+
+
+def small_bigbuckbunny(target: Path, *, seconds: float, size: tuple[int, int],
+                       gop: int = 10) -> Path:
+    """Big Buck Bunny's first ``seconds``, its pictures scaled to ``size`` and re-encoded
+    (keyframe every ``gop`` frames, each frame at its source timestamp), its AAC packets
+    copied unchanged: real content and real audio at a size a CPU upscales in a test."""
+    with av.open(str(BIGBUCKBUNNY)) as src, av.open(str(target), "w") as out:
+        video_in, audio_in = src.streams.video[0], src.streams.audio[0]
+        video = out.add_stream("libx264", rate=video_in.average_rate,
+                               options={"g": str(gop), "sc_threshold": "0", "bf": "2",
+                                        "preset": "veryfast"})
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        video.codec_context.time_base = video_in.time_base
+        audio = out.add_stream_from_template(audio_in)
+        for packet in src.demux(video_in, audio_in):
+            if packet.dts is None:
+                continue
+            if packet.stream.type == "audio":
+                if packet.pts * packet.time_base < seconds:
+                    packet.stream = audio
+                    out.mux(packet)
+                continue
+            for frame in packet.decode():
+                if frame.pts * frame.time_base < seconds:
+                    small = frame.reformat(width=size[0], height=size[1], format="yuv420p")
+                    small.pts, small.time_base = frame.pts, frame.time_base
+                    out.mux(video.encode(small))
+        out.mux(video.encode(None))
+    return target
