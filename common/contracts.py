@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from common.errors import PermanentFailure
+from common.jobs.status import FinalStatus
 from common.models import DEFAULT_MODEL, MODEL_IDS
 from common.sizing import MAX_SCALE, MIN_SCALE
 
@@ -171,9 +172,6 @@ class VideoAssemble(Message):
 
 
 JobKind = Literal["image", "video"]
-# The statuses a job ends in (common.jobs.status): images completed | failed, videos
-# completed | error.
-FinalStatus = Literal["completed", "failed", "error"]
 
 
 class WebhookRequested(Message):

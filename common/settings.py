@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # decode worker every SWEEP_INTERVAL_SECONDS (common.jobs.sweep).
     result_retention_days: float = Field(0.0, ge=0)
     sweep_interval_seconds: float = Field(3600.0, gt=0)
+    # How often each decode worker looks for stalled jobs (running, quiet for longer than the
+    # longest message time, no message anywhere) and re-drives or fails them.
+    watchdog_interval_seconds: float = Field(60.0, gt=0)
     # Frames per engine call in the upscale stage.
     video_batch_frames: int = Field(4, ge=1)
     # libx264 settings of the encode stage.

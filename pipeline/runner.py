@@ -93,6 +93,20 @@ UNACKED_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
+class Chore:
+    """Periodic housekeeping: ``run`` at start, then every ``every(settings)`` seconds."""
+
+    run: Callable[[Runtime], Awaitable[None]]
+    every: Callable[[Settings], float]
+
+
+def longest_message_seconds(settings: Settings) -> float:
+    """The most time any stage lets one message run (see ``consumer_limits``): a running
+    job that moved in no longer than this has no message in a handler."""
+    return min(DEFAULT_MESSAGE_TIMEOUT, settings.bus_consumer_timeout_seconds * UNACKED_SHARE)
+
+
+@dataclass(frozen=True, slots=True)
 class Stage:
     """One stage: its queue (``name``), what it handles and how it runs.
 
@@ -112,9 +126,9 @@ class Stage:
     report: Callable[[Any], Awaitable[dict[str, Any]]] | None = None
     # Unacked messages a worker holds; None: BUS_PREFETCH. Stages with long messages hold 1.
     prefetch: int | None = None
-    # Housekeeping the worker runs every SWEEP_INTERVAL_SECONDS besides its messages (the
-    # decode stage: common.jobs.sweep); failures are logged and retried next time.
-    chores: Callable[[Runtime], Awaitable[None]] | None = None
+    # Housekeeping the worker runs besides its messages, each at its own interval (the
+    # decode stage: the sweep and the watchdog); failures are logged and retried next time.
+    chores: tuple[Chore, ...] = ()
     # Further queues the same worker consumes beside ``name``, each with its own consumer and
     # the same limits (the upscale stage's image lane: images never queue behind chunks).
     lanes: tuple[str, ...] = ()
@@ -164,7 +178,7 @@ class StageWorker:
             runtime.store, stage.worker_info(runtime),
             None if report is None else lambda: report(self.context))
         self.limits = consumer_limits(stage, runtime.settings)
-        self._chores: asyncio.Task[None] | None = None
+        self._chores: list[asyncio.Task[None]] = []
 
     def _last_handler_attempt(self) -> int:
         """Deliveries the handler may use. With a give-up hook and a limit of 2 or more the
@@ -242,19 +256,20 @@ class StageWorker:
         except Exception:  # the message is dead-lettered either way; say why the job isn't
             log.exception("%s: on_give_up failed for %s", self.stage.name, message.key())
 
-    async def _chore_loop(self, chores: Callable[[Runtime], Awaitable[None]]) -> None:
+    async def _chore_loop(self, chore: Chore) -> None:
+        every = chore.every(self.runtime.settings)
         while True:
             try:
-                await chores(self.runtime)
+                await chore.run(self.runtime)
             except Exception:
-                log.exception("%s: periodic chores failed; next try in %.0f s",
-                              self.stage.name, self.runtime.settings.sweep_interval_seconds)
-            await asyncio.sleep(self.runtime.settings.sweep_interval_seconds)
+                log.exception("%s: periodic chore failed; next try in %.0f s",
+                              self.stage.name, every)
+            await asyncio.sleep(every)
 
     async def start(self) -> None:
         await self.heartbeat.start()
-        if self.stage.chores is not None:
-            self._chores = asyncio.ensure_future(self._chore_loop(self.stage.chores))
+        self._chores = [asyncio.ensure_future(self._chore_loop(chore))
+                        for chore in self.stage.chores]
         # Lanes first: a worker that starts with both kinds of work waiting takes the lane's.
         for queue in reversed(self.stage.queues):
             await self.runtime.bus.consume(
@@ -266,9 +281,9 @@ class StageWorker:
                  self.limits.prefetch, self.limits.message_seconds)
 
     async def stop(self) -> None:
-        if self._chores is not None:
-            self._chores.cancel()
-            await asyncio.gather(self._chores, return_exceptions=True)
+        for chore in self._chores:
+            chore.cancel()
+        await asyncio.gather(*self._chores, return_exceptions=True)
         await self.heartbeat.stop()
 
 

@@ -24,19 +24,17 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.chunks import blob_field, chunk_filter
 from common.jobs.cleanup import remove_video_temporaries
-from common.jobs.notices import announce_finished
-from common.jobs.status import VIDEO_ACTIVE, VideoStatus
+from common.jobs.lifecycle import ended, keep_if_claimed
+from common.jobs.status import VIDEO_ACTIVE, VIDEO_ERROR_PREFIX, VideoStatus
 from common.messaging import publish
-from common.metrics import job_ended
 from common.runtime import Runtime
 from common.store.client import Store
 from common.store.jobs import transition
-from common.webhooks.notify import notify_finished
 
 log = logging.getLogger(__name__)
 
 READ_SIZE = 1024 * 1024
-FAILURE_PREFIX = "Error al procesar el video: "
+FAILURE_PREFIX = VIDEO_ERROR_PREFIX
 
 
 def video_oid(video_id: str) -> ObjectId:
@@ -85,11 +83,11 @@ async def fail_video(runtime: Runtime, video_id: ObjectId, reason: str) -> None:
                              {F.ERROR_MESSAGE: reason[:1000]})
     if moved:
         log.warning("video %s failed: %s", video_id, reason)
-        doc = await runtime.store.videos.find_one({F.ID: video_id},
-                                                  {F.MODEL_TYPE: 1, F.CREATED_AT: 1}) or {}
-        job_ended("video", str(doc.get(F.MODEL_TYPE)), VideoStatus.ERROR, doc.get(F.CREATED_AT))
-    await announce_finished(runtime.bus, "video", video_id)
-    await notify_finished(runtime, "video", video_id)  # again on a repeat: see notify
+    doc = await runtime.store.videos.find_one({F.ID: video_id},
+                                              {F.MODEL_TYPE: 1, F.CREATED_AT: 1}) or {}
+    # Also on a repeat: see common.jobs.lifecycle.
+    await ended(runtime, "video", video_id, moved=moved, status=VideoStatus.ERROR,
+                model=str(doc.get(F.MODEL_TYPE)), created_at=doc.get(F.CREATED_AT))
     await remove_video_temporaries(runtime.store, video_id)
 
 
@@ -146,10 +144,7 @@ async def claim_chunk_blob(runtime: Runtime, video_id: ObjectId, index: int, kin
         return blob_id
     record = await runtime.store.chunks.find_one(chunk_filter(video_id, index))
     winner = None if record is None else record.get(field)
-    # A write retried after the database restarted finds its own first attempt applied
-    # (modified 0): the record then holds this very blob, which must stay.
-    if winner != blob_id:
-        await runtime.store.blobs.delete(blob_id)
+    await keep_if_claimed(runtime.store, blob_id, winner)
     return winner
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from common.store import SecantusServer
 from tests.common.media.clips import (
     MS,
     audio_packets_md5,
@@ -232,3 +233,48 @@ def settled(http: httpx.Client, headers: dict[str, str], video_id: str) -> Any:
 def image_settled(http: httpx.Client, headers: dict[str, str], image_id: str) -> Any:
     doc = http.get(f"/api/images/{image_id}", headers=headers).json()["image"]
     return doc if doc["status"] in ("completed", "failed") else None
+
+
+def test_a_job_whose_messages_were_lost_is_redriven_by_the_watchdog(
+        service: Embedded, tmp_path: Path) -> None:
+    """The service stopped mid-chunk, then every stored message of the video removed by hand
+    (a wiped queue): the watchdog of the next start finds the quiet job with no message and
+    re-drives it from what is stored; chunks upscaled before are reused, the output exact."""
+    # Short message limits, so the job counts as stalled within a minute (1.1 × 32 s).
+    service.env.update(BUS_CONSUMER_TIMEOUT_SECONDS="40", WATCHDOG_INTERVAL_SECONDS="1")
+    source = small_bigbuckbunny(tmp_path / "bbb.mkv", seconds=2.0, size=(256, 144))
+    service.start()
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        headers = sign_up(http)
+        video = http.post("/api/videos/enhance", headers=headers,
+                          files={"file": ("bbb.mkv", source.read_bytes(), "video/x-matroska")},
+                          data={"model_type": "anime_video", "scale": "2"})
+        video_id = video.json()["video"]["id"]
+        until("a chunk in the model", lambda: inside_a_chunk(service.log(), video_id), 120,
+              service)
+        service.stop("sigterm")
+        assert remove_messages(tmp_path / "data", video_id) > 0
+        service.start()
+        done = until("the video to complete", lambda: settled(http, headers, video_id), 300,
+                     service)
+        assert done["status"] == "completed", done
+        assert "re-driven" in service.log(2)
+        result = http.get(f"/api/videos/{video_id}/enhanced", headers=headers)
+    output = tmp_path / "out.mkv"
+    output.write_bytes(result.content)
+    assert len(frame_times(output)) == done["frame_count"] == done["frames_processed"]
+    assert timing_error(source, output) <= MS
+    assert audio_packets_md5(output) == audio_packets_md5(source)
+
+
+def remove_messages(data_dir: Path, job_id: str) -> int:
+    """Delete every stored message of ``job_id`` from the stopped service's database."""
+    from pymongo import MongoClient
+
+    with SecantusServer(data_dir / "db") as server:
+        client: MongoClient[dict[str, Any]] = MongoClient(server.url, directConnection=True)
+        try:
+            messages = client[os.environ.get("MONGO_DB", "image_enhancer")]["bus_messages"]
+            return messages.delete_many({"headers.job": job_id}).deleted_count
+        finally:
+            client.close()

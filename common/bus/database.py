@@ -170,8 +170,6 @@ class DatabaseBus:
         return QueueDepth(ready=ready, dead=dead)
 
     async def jobs_with_messages(self, queues: list[str], job_ids: list[str]) -> set[str]:
-        """Which of ``job_ids`` still have a message (ready, delayed or in a handler) in
-        ``queues``: what the watchdog asks before it re-drives a quiet job."""
         return await self._queues.holding([self._name(q) for q in queues], job_ids)
 
     def _name(self, logical: str) -> str:

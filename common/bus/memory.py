@@ -204,6 +204,9 @@ class MemoryBus:
         state = self._queue(queue)
         return QueueDepth(ready=len(state.ready), dead=len(state.dead))
 
+    async def jobs_with_messages(self, queues: list[str], job_ids: list[str]) -> None:
+        return None  # its delayed messages are timers: say "cannot tell", as RabbitMQ does
+
     def _queue(self, logical: str) -> _Queue:
         return self.broker.queue(queue_name(self.namespace, logical))
 

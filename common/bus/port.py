@@ -49,6 +49,8 @@ class Delivery:
 
 
 DEATH_REASON_HEADER = "x-death-reason"
+# The job a message advances (``common.messaging.publish`` sets it).
+JOB_HEADER = "job"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +129,8 @@ class Bus(Protocol):
 
     async def depths(self, queue: str) -> QueueDepth:
         """How many messages wait in ``queue`` and in its dead-letter queue (metrics)."""
+
+    async def jobs_with_messages(self, queues: list[str], job_ids: list[str]) -> set[str] | None:
+        """Which of ``job_ids`` have a message (ready, delayed or in a handler) in ``queues``,
+        by the ``JOB_HEADER`` their publisher set; None when the broker cannot be searched
+        (RabbitMQ)."""

@@ -179,6 +179,9 @@ class RabbitBus:
         if self._connection is not None:
             await self._connection.close()
 
+    async def jobs_with_messages(self, queues: list[str], job_ids: list[str]) -> None:
+        return None  # a queue cannot be searched without taking its messages
+
     async def publish(
         self,
         queue: str,

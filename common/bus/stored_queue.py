@@ -30,6 +30,7 @@ from bson import Binary
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
+from common.bus.port import JOB_HEADER
 from common.store.ids import utcnow
 
 COLLECTION = "bus_messages"
@@ -142,6 +143,7 @@ class StoredQueues:
     async def holding(self, queues: list[str], job_ids: list[str]) -> set[str]:
         """Which of ``job_ids`` have a live (ready, delayed or leased) message in ``queues``,
         by the ``job`` header the publisher sets."""
-        found = await self.messages.distinct("headers.job", {
-            "queue": {"$in": queues}, "state": READY, "headers.job": {"$in": job_ids}})
+        header = f"headers.{JOB_HEADER}"
+        found = await self.messages.distinct(header, {
+            "queue": {"$in": queues}, "state": READY, header: {"$in": job_ids}})
         return {str(job) for job in found}

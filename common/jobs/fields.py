@@ -31,6 +31,8 @@ CREATED_AT = "created_at"
 UPDATED_AT = "updated_at"
 STARTED_AT = "started_at"
 COMPLETED_AT = "completed_at"
+# How often the watchdog re-drove a stalled job (``common.jobs.watchdog``); internal.
+WATCHDOG_REDRIVES = "watchdog_redrives"
 # Where the webhooks stage POSTs the job once it ends (the request's, else the user's default
 # at submission time); absent or None: no webhook.
 CALLBACK_URL = "callback_url"

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from common.bus.port import Bus
 from common.bus.topology import STAGE_QUEUES
+from common.jobs.status import ImageStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,15 @@ QUEUE_READY = Gauge("enhancer_queue_messages", "Messages waiting in a stage queu
                     ["queue"])
 QUEUE_DEAD = Gauge("enhancer_queue_dead_letters", "Messages in a queue's dead-letter queue "
                    "(broker)", ["queue"])
+WATCHDOG_JOBS = Counter("enhancer_watchdog_jobs", "Stalled jobs the watchdog re-drove or "
+                        "failed (action: redriven, failed)", ["kind", "action"])
 WEBHOOK_ATTEMPTS = Counter("enhancer_webhook_attempts", "Webhook delivery attempts by outcome "
                            "(delivered, retry, failed)", ["outcome"])
 
 
 def job_ended(kind: str, model: str, status: str, created_at: object) -> None:
     """Count a job's end once (callers only call it when their final update won)."""
-    (JOBS_COMPLETED if status == "completed" else JOBS_FAILED).labels(kind, model).inc()
+    (JOBS_COMPLETED if status == ImageStatus.COMPLETED else JOBS_FAILED).labels(kind, model).inc()
     if isinstance(created_at, datetime):
         started = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
         seconds = max(0.0, (datetime.now(UTC) - started).total_seconds())

@@ -15,14 +15,13 @@ from bson import ObjectId
 
 from common.contracts import JobKind, WebhookRequested
 from common.jobs import fields as F
+from common.jobs.status import FINAL
 from common.messaging import publish
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-FINAL = {"completed", "failed", "error"}
 
 
 async def notify_finished(runtime: Runtime, kind: JobKind, job_id: ObjectId) -> bool:

@@ -22,6 +22,7 @@ from bson import ObjectId
 
 from common.contracts import JobKind
 from common.jobs import fields as F
+from common.jobs.status import FINAL
 from common.jobs.views import job_summary
 from common.store.ids import utcnow
 from ingress.events.watcher import JobWatcher
@@ -29,7 +30,9 @@ from ingress.events.watcher import JobWatcher
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 2000
 PROGRESS, GONE = "progress", "error"
-FINAL_EVENTS = {"completed": "completed", "failed": "error", "error": "error"}
+# Each final status's event: ``completed``, else ``error`` (an image's failed, a video's error).
+FINAL_EVENTS = {status: "completed" if status == "completed" else "error"
+                for status in sorted(FINAL)}
 EVENTS = (PROGRESS, *dict.fromkeys(FINAL_EVENTS.values()))  # as /openapi.json lists them
 _VOLATILE = ("processing_fps", "eta_seconds")
 

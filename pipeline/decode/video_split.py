@@ -28,6 +28,7 @@ from common.errors import InvalidInput, PermanentFailure
 from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
+from common.jobs.lifecycle import keep_if_claimed
 from common.jobs.status import VideoStatus
 from common.media.sandbox import run_limited_async
 from common.messaging import publish
@@ -175,7 +176,6 @@ async def _store_chunk(runtime: Runtime, video_id: ObjectId, index: int,
     except DuplicateKeyError:  # a concurrent delivery stored it first: keep theirs
         record = await chunks.find_one(C.chunk_filter(video_id, index))
         assert record is not None
-        if record[source] != blob_id:  # not this insert's own first attempt, retried
-            await runtime.store.blobs.delete(blob_id)
+        await keep_if_claimed(runtime.store, blob_id, record[source])
         return record[source], int(record[C.FRAME_COUNT])
     return blob_id, int(chunk["frame_count"])

@@ -26,11 +26,10 @@ from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
 from common.jobs.cleanup import remove_video_temporaries
-from common.jobs.notices import announce_finished
+from common.jobs.lifecycle import ended, keep_if_claimed
 from common.jobs.status import VideoStatus
 from common.media.containers import sniff_container
 from common.messaging import publish
-from common.metrics import job_ended
 from common.runtime import Runtime
 from common.store.ids import utcnow
 from common.store.jobs import add_progress_once_returning, transition
@@ -147,11 +146,9 @@ async def handle_assemble(runtime: Runtime, msg: VideoAssemble) -> None:
         F.DROPPED_STREAMS: info["dropped"],
     })
     if moved:
-        job_ended("video", str(video.get(F.MODEL_TYPE)), VideoStatus.COMPLETED, created_at)
-        await announce_finished(runtime.bus, "video", video_id)
-        await notify_finished(runtime, "video", video_id)
+        await ended(runtime, "video", video_id, moved=True, status=VideoStatus.COMPLETED,
+                    model=str(video.get(F.MODEL_TYPE)), created_at=created_at)
     else:  # a concurrent assembler won, or the job was cancelled or failed meanwhile
         current = await store.videos.find_one({F.ID: video_id}, {F.ENHANCED_BLOB: 1})
-        if current is None or current.get(F.ENHANCED_BLOB) != blob_id:
-            await store.blobs.delete(blob_id)
+        await keep_if_claimed(store, blob_id, (current or {}).get(F.ENHANCED_BLOB))
     await remove_video_temporaries(store, video_id)

@@ -21,13 +21,11 @@ from common.contracts import OUTPUT_MEDIA, ImageJobSubmitted
 from common.errors import EnhancerError, ModelUnavailable, PermanentFailure, ServiceUnavailable
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
-from common.jobs.notices import announce_finished
+from common.jobs.lifecycle import ended, keep_if_claimed
 from common.jobs.status import IMAGE_ACTIVE, IMAGE_ERROR_PREFIX, ImageStatus
-from common.metrics import job_ended
 from common.model_status import MODEL_UNAVAILABLE
 from common.store.ids import utcnow
 from common.store.jobs import transition
-from common.webhooks.notify import notify_finished
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
 
@@ -70,12 +68,12 @@ async def fail_image(runtime: Runtime, image_id: ObjectId, reason: str,
     doc = await runtime.store.images.find_one(
         {F.ID: image_id}, {F.ENHANCED_BLOB: 1, F.MODEL_TYPE: 1, F.CREATED_AT: 1})
     if moved:
-        await announce_finished(runtime.bus, "image", image_id)
         log.warning("image %s failed: %s", image_id, reason)
-        job_ended("image", str((doc or {}).get(F.MODEL_TYPE)), ImageStatus.FAILED,
-                  (doc or {}).get(F.CREATED_AT))
-    await notify_finished(runtime, "image", image_id)  # again on a repeat: see notify
-    await _remove_results(runtime, image_id, keep=(doc or {}).get(F.ENHANCED_BLOB))
+    # Also on a repeat: see common.jobs.lifecycle.
+    doc = doc or {}
+    await ended(runtime, "image", image_id, moved=moved, status=ImageStatus.FAILED,
+                model=str(doc.get(F.MODEL_TYPE)), created_at=doc.get(F.CREATED_AT))
+    await _remove_results(runtime, image_id, keep=doc.get(F.ENHANCED_BLOB))
     return moved
 
 
@@ -91,7 +89,8 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
     if doc.get(F.STATUS) not in IMAGE_ACTIVE:
         # Completed or failed: a late duplicate, maybe of a delivery that died before
         # asking for the webhook.
-        await notify_finished(runtime, "image", image_id)
+        await ended(runtime, "image", image_id, moved=False, status=str(doc.get(F.STATUS)),
+                    model=msg.model_type, created_at=doc.get(F.CREATED_AT))
         return
     started = time.perf_counter()
     # A redelivery finds the job processing (an earlier attempt died or is still running).
@@ -112,9 +111,8 @@ async def handle_image_submitted(ctx: UpscaleContext, msg: ImageJobSubmitted) ->
             raise PermanentFailure(str(exc)) from exc
         return  # deleted or settled meanwhile: nothing to report to anyone
     if await _commit(runtime, image_id, msg, result, started):
-        await announce_finished(runtime.bus, "image", image_id)
-        job_ended("image", msg.model_type, ImageStatus.COMPLETED, doc.get(F.CREATED_AT))
-        await notify_finished(runtime, "image", image_id)
+        await ended(runtime, "image", image_id, moved=True, status=ImageStatus.COMPLETED,
+                    model=msg.model_type, created_at=doc.get(F.CREATED_AT))
 
 
 def _enhance(engine: LazyEnhancer, original: bytes, msg: ImageJobSubmitted,
@@ -149,10 +147,9 @@ async def _commit(runtime: Runtime, image_id: ObjectId, msg: ImageJobSubmitted,
         {"$set": fields})
     if won.modified_count != 1:
         current = await store.images.find_one({F.ID: image_id}, {F.ENHANCED_BLOB: 1})
-        if current is None or current.get(F.ENHANCED_BLOB) != blob_id:
+        if not await keep_if_claimed(store, blob_id, (current or {}).get(F.ENHANCED_BLOB)):
             log.info("image %s was deleted or completed by another delivery; result dropped",
                      image_id)
-            await store.blobs.delete(blob_id)
             return False
         # This update's first attempt was applied and its answer lost (the database
         # restarted): a retry finds nothing left to change, but the image is ours.

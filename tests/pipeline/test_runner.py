@@ -19,6 +19,7 @@ from common.settings import Settings
 from common.store import Store
 from pipeline.cancellation import StopToken, WorkCancelled, run_stoppable
 from pipeline.runner import (
+    Chore,
     Limits,
     MessageHandler,
     Stage,
@@ -321,7 +322,7 @@ async def test_a_stages_chores_run_every_interval_until_it_stops(store: Store) -
             raise RuntimeError("database away")
 
     stage = Stage(name="decode", handlers={}, worker_info=lambda _: WorkerInfo("decode", "c", "t"),
-                  chores=chores)
+                  chores=(Chore(chores, lambda s: s.sweep_interval_seconds),))
     workers = await start_stages(runtime, [stage])
     try:
         await _wait_for(lambda: asyncio.sleep(0, len(runs) >= 3))
