@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -70,6 +71,8 @@ class SecantusServer:
         self.supervise = supervise
         # Not inside storage_path: that directory belongs to WiredTiger.
         self.log_path = log_path or self.storage_path.with_name(self.storage_path.name + ".log")
+        # "<server pid> <parent pid>": lets the next start on this storage end an orphan.
+        self.pid_path = self.storage_path.with_name(self.storage_path.name + ".pid")
         self.extra_args = extra_args
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -135,6 +138,7 @@ class SecantusServer:
             self._supervisor = asyncio.create_task(self._supervise(), name="secantus-supervisor")
 
     def _spawn(self) -> None:
+        self._end_orphan()
         self.storage_path.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._close_log()
@@ -152,9 +156,33 @@ class SecantusServer:
             # (the supervisor must not see it die first and restart it).
             start_new_session=True,
         )
+        self.pid_path.write_text(f"{self._proc.pid} {os.getpid()}\n")
         log.info(
             "started SecantusDB pid %s on %s (%s)", self._proc.pid, self.url, self.storage_path
         )
+
+    def _end_orphan(self) -> None:
+        """End the server a killed parent left on this storage (its own watch of the parent
+        stops it within a second, but a new start must not race its shutdown for the
+        WiredTiger lock; a frozen one never stops). A server whose parent lives is no orphan
+        and is left alone: the start then fails on the lock, as it should."""
+        try:
+            pid, parent = map(int, self.pid_path.read_text().split())
+        except (OSError, ValueError):
+            return
+        if not _is_server(pid, self.storage_path) or _alive(parent):
+            return
+        log.warning("SecantusDB pid %s on %s outlived its parent (pid %s); ending it", pid,
+                    self.storage_path, parent)
+        deadline = time.monotonic() + self.stop_timeout
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            while _is_server(pid, self.storage_path) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _is_server(pid, self.storage_path):
+                os.kill(pid, signal.SIGKILL)
+        while _is_server(pid, self.storage_path):  # the kernel releases its locks on exit
+            time.sleep(0.05)
 
     def _wait_ready(self) -> None:
         from pymongo import MongoClient
@@ -289,3 +317,22 @@ class SecantusServer:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_sync()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited and waiting to be reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _is_server(pid: int, storage_path: Path) -> bool:
+    """Whether ``pid`` is a live SecantusDB launcher serving ``storage_path``."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (_alive(pid) and any(part.endswith(_LAUNCHER.name.encode()) for part in command)
+            and str(storage_path).encode() in command)

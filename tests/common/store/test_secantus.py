@@ -91,6 +91,30 @@ def test_server_stops_when_its_parent_dies(tmp_path: Path) -> None:
         pass
 
 
+_FROZEN_ORPHAN = """
+import os, signal, sys
+from pathlib import Path
+from common.store import SecantusServer
+server = SecantusServer(Path(sys.argv[1]))
+server.start_sync()
+print(server.pid, flush=True)
+os.kill(server.pid, signal.SIGSTOP)  # it cannot notice its parent's death and stop itself
+os._exit(9)
+"""
+
+
+def test_a_new_start_ends_the_orphan_left_on_its_storage(tmp_path: Path) -> None:
+    """A parent SIGKILLed leaves its server behind; the next start on the same storage ends
+    it (here a frozen one, which would hold the WiredTiger lock forever) and starts."""
+    out = subprocess.run([sys.executable, "-c", _FROZEN_ORPHAN, str(tmp_path / "db")],
+                         cwd=Path(__file__).resolve().parents[3], capture_output=True,
+                         text=True, timeout=60, check=False)
+    orphan = int(out.stdout.split()[0])
+    assert _alive(orphan)
+    with SecantusServer(tmp_path / "db", stop_timeout=1.0) as server:
+        assert server.running and not _alive(orphan)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
