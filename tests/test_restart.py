@@ -13,6 +13,8 @@ upscaled again, the image complete, the webhook retry delivered after the restar
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -26,8 +28,12 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 
-from common.store import SecantusServer
+from common.bus import DatabaseBus
+from common.contracts import encode
+from common.settings import load_settings
+from common.store import SecantusServer, Store
 from tests.common.media.clips import (
     MS,
     audio_packets_md5,
@@ -38,6 +44,7 @@ from tests.common.media.clips import (
 from tests.embedded import free_port, wait_healthy
 from tests.image_models import OFFLINE_WEIGHTS, image_models, private_copy
 from tests.image_samples import photo
+from tests.pipeline.upscale.test_image_jobs import create_image
 from tests.webhook_receiver import receiver
 
 __all__ = ["image_models"]
@@ -274,7 +281,44 @@ def remove_messages(data_dir: Path, job_id: str) -> int:
     with SecantusServer(data_dir / "db") as server:
         client: MongoClient[dict[str, Any]] = MongoClient(server.url, directConnection=True)
         try:
-            messages = client[os.environ.get("MONGO_DB", "image_enhancer")]["bus_messages"]
+            messages = client[load_settings().mongo_db]["bus_messages"]
             return messages.delete_many({"headers.job": job_id}).deleted_count
         finally:
             client.close()
+
+
+def test_a_message_stored_by_the_previous_release_is_handled_after_an_upgrade(
+        service: Embedded) -> None:
+    """A v1 ``image.submitted`` on the queue the previous release published images to
+    (``upscale``, not today's ``images`` lane), stored while the service was stopped, is
+    handled by the new one when it starts."""
+    service.start()
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        headers = sign_up(http)
+        user = ObjectId(http.get("/api/auth/me", headers=headers).json()["user"]["id"])
+        service.stop("sigterm")
+        image_id = asyncio.run(store_old_message(service.tmp / "data", user))
+        service.start()
+        image = until("the old message's image", lambda: image_settled(http, headers, image_id),
+                      120, service)
+    assert image["status"] == "completed", image
+    assert (image["enhanced_width"], image["enhanced_height"]) == (64, 64)
+
+
+async def store_old_message(data_dir: Path, user: ObjectId) -> str:
+    """An image job as the API stores it, and its message in the v1 shape on the old queue."""
+    server = SecantusServer(data_dir / "db")
+    await server.start()
+    try:
+        store = await Store.connect(server.url, load_settings().mongo_db, retry_seconds=10)
+        try:
+            job = await create_image(store, photo(32, 32), model_type="anime_video", user=user)
+            body = json.loads(encode(job))
+            assert body["version"] == 1
+            await DatabaseBus(store.db).publish("upscale", json.dumps(body).encode(),
+                                                message_id=job.key())
+            return job.image_id
+        finally:
+            await store.close()
+    finally:
+        await server.stop()

@@ -48,18 +48,18 @@ CAT = png_bytes(np.ascontiguousarray(samples.chelsea()[60:92, 200:248]))  # 48×
 
 
 async def create_image(store: Store, data: bytes, *, model_type: str = FAST, scale: int = 2,
-                       **options: Any) -> ImageJobSubmitted:
+                       user: ObjectId = USER, **options: Any) -> ImageJobSubmitted:
     """Store the original and insert the document as ingress does (design note), pending."""
     image_id = ObjectId()
     blob = await store.blobs.put(data, filename="imagen.png", content_type="image/png",
                                  metadata={"image_id": image_id, "kind": "original"})
     width, height = Image.open(io.BytesIO(data)).size
     now = utcnow()
-    job = ImageJobSubmitted(image_id=str(image_id), user_id=str(USER), original_blob=blob,
+    job = ImageJobSubmitted(image_id=str(image_id), user_id=str(user), original_blob=blob,
                             model_type=model_type, scale=scale,  # type: ignore[arg-type]
                             **options)
     await store.images.insert_one({
-        "_id": image_id, "user_id": USER, "original_filename": "imagen.png",
+        "_id": image_id, "user_id": user, "original_filename": "imagen.png",
         "original_blob": blob, "original_format": "png", "original_content_type": "image/png",
         "original_width": width, "original_height": height, "model_type": model_type,
         "scale": scale, "output_width": job.output_width, "output_height": job.output_height,
