@@ -126,3 +126,11 @@ class ChunkTails:
             self._tails.move_to_end((video_id, index))
             while len(self._tails) > self._kept:
                 self._tails.popitem(last=False)
+
+
+class NoRepeats(RepeatFilter):
+    """Every frame to the model: the baseline repeats are measured against (bench/dedup.py,
+    the tests' reference runs)."""
+
+    def repeats(self, frame: np.ndarray) -> bool:
+        return False

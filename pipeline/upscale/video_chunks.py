@@ -111,12 +111,14 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
             if repeats.repeats(picture):
                 slots.append(None)
             else:
+                if len(batch) >= batch_frames:  # full: it goes with the repeats that follow
+                    flush()
                 slots.append(len(batch))
                 batch.append(picture)
             stamps.append(pts)
             # A long still fills no batch: its repeats are still written (and counted) in
             # bounded groups.
-            if len(batch) >= batch_frames or len(slots) >= batch_frames * _HELD_PER_FRAME:
+            if len(slots) >= batch_frames * _HELD_PER_FRAME:
                 flush()
         flush()
         made = writer.close()
