@@ -13,7 +13,9 @@ the behaviour before repeats were skipped) and with the stage's default (exact r
 reused); the order of the two alternates between rounds. Figures are medians of per-round
 ratios (baseline seconds / reuse seconds), with min–max. ``no_repeat_overhead`` is reuse
 seconds / baseline seconds on the clip without repeats (1.00: the comparison costs nothing
-visible). Also measured: the comparison's own cost per frame at 1280×720 (exact, and the
+visible). The summary line is wall-clock time; the same ratios of the process's CPU time
+(all its threads) are printed too: on a machine shared with other work they move less.
+Also measured: the comparison's own cost per frame at 1280×720 (exact, and the
 ``skip_similar`` PSNR), median of 200 calls.
 
 Reproduce:  .venv/bin/python bench/dedup.py [--rounds 5] [--drawings 8] [--size 160x90]
@@ -35,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._results import start
+from bench._results import machine, start
 from bench.held_frames import drawings, held, write_chunk
 from common.models import MODELS
 from common.settings import Settings
@@ -99,11 +101,12 @@ def main() -> int:
         modes: dict[str, Callable[[], RepeatFilter]] = {"baseline": NoRepeats,
                                                           "reuse": RepeatFilter}
 
-        def timed(name: str, mode: str) -> tuple[float, int]:
-            started = time.perf_counter()
+        def timed(name: str, mode: str) -> tuple[float, float, int]:
+            started, cpu = time.perf_counter(), time.process_time()
             made = upscale_chunk(clips[name], work / "out.nut", enhance,
                                  settings.video_batch_frames, repeats=modes[mode]())
-            return time.perf_counter() - started, int(made["reused"])
+            return (time.perf_counter() - started, time.process_time() - cpu,
+                    int(made["reused"]))
 
         timed("no_repeat", "baseline")  # warm-up: model load, first-call allocations
         for round_ in range(args.rounds):
@@ -111,8 +114,9 @@ def main() -> int:
             for name in clips:
                 sample: dict[str, float] = {}
                 for mode in order:
-                    seconds, reused = timed(name, mode)
+                    seconds, cpu_seconds, reused = timed(name, mode)
                     sample[mode] = round(seconds, 3)
+                    sample[f"{mode}_cpu"] = round(cpu_seconds, 3)
                     sample[f"{mode}_reused"] = reused
                 samples[name].append(sample)
                 print(f"round {round_ + 1} {name}: {sample}", flush=True)
@@ -123,12 +127,17 @@ def main() -> int:
     speedups = {name: [s["baseline"] / s["reuse"] for s in samples[name]]
                 for name in ("twos", "threes")}
     overhead = [s["reuse"] / s["baseline"] for s in samples["no_repeat"]]
+    cpu_speedups = {name: [s["baseline_cpu"] / s["reuse_cpu"] for s in samples[name]]
+                    for name in ("twos", "threes")}
+    cpu_overhead = [s["reuse_cpu"] / s["baseline_cpu"] for s in samples["no_repeat"]]
     print(f"input {width}x{height} x4 {MODEL}, {args.drawings} drawings, "
-          f"{args.rounds} interleaved rounds, CPU {engine.runtime.precision}, "
+          f"{args.rounds} interleaved rounds, {machine()['cpu']} {engine.runtime.precision}, "
           f"{args.threads} threads, batch {settings.video_batch_frames}, "
           f"tile {settings.tile_size}")
     print(f"twos speedup {summary(speedups['twos'])}; threes speedup "
           f"{summary(speedups['threes'])}; no-repeat overhead {summary(overhead)}")
+    print(f"CPU time: twos speedup {summary(cpu_speedups['twos'])}; threes speedup "
+          f"{summary(cpu_speedups['threes'])}; no-repeat overhead {summary(cpu_overhead)}")
     print(f"compare per 1280x720 frame: exact {exact_ms:.3f} ms, "
           f"skip_similar {near_ms:.3f} ms (median of 200)")
     line = (f"dedup twos_speedup={statistics.median(speedups['twos']):.2f} "

@@ -8,10 +8,7 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextvars
-import functools
 import logging
 import tempfile
 import time
@@ -26,14 +23,13 @@ from common.contracts import ChunkReady, ChunkUpscaled
 from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
-from common.jobs.status import VideoStatus
 from common.media.intermediate import read_frames
 from common.messaging import publish
-from common.metrics import FRAMES_PROCESSED, FRAMES_REUSED, WORKER_FPS
+from common.metrics import WORKER_FPS
 from common.store.ids import utcnow
-from common.store.jobs import add_progress_once, advance_progress
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
+from pipeline.upscale.chunk_progress import BatchProgress, count_frames, count_reused
 from pipeline.upscale.chunk_writer import ChunkWriter
 from pipeline.upscale.repeats import RepeatFilter
 from pipeline.video_jobs import (
@@ -46,9 +42,6 @@ from pipeline.video_jobs import (
 )
 
 if TYPE_CHECKING:
-    from bson import ObjectId
-
-    from common.runtime import Runtime
     from pipeline.upscale.enhancer import UpscaleContext
 
 log = logging.getLogger(__name__)
@@ -154,8 +147,6 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
 
             stop = stop_token()
             progress = BatchProgress(runtime, video_id, msg.chunk_index, msg.model_type)
-            repeats = RepeatFilter(video.get(F.SKIP_SIMILAR),
-                                   ctx.tails.before(msg.video_id, msg.chunk_index))
 
             def enhance(frames: np.ndarray) -> np.ndarray:
                 # Each batch is its own task on the engine thread, so an image waiting there
@@ -165,15 +156,23 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                     model_type=msg.model_type, scale=msg.scale,
                     face_enhance=msg.face_enhance, stop=stop).result()
 
+            def upscale() -> dict[str, Any]:
+                # On the chunk thread, one chunk after the other: the previous chunk's tail
+                # is kept before the next chunk looks for it.
+                repeats = RepeatFilter(video.get(F.SKIP_SIMILAR),
+                                       ctx.tails.before(msg.video_id, msg.chunk_index))
+                made = upscale_chunk(source, target, enhance,
+                                     runtime.settings.video_batch_frames, stop,
+                                     progress.reached, repeats)
+                ctx.tails.keep(msg.video_id, msg.chunk_index, repeats.tail())
+                return made
+
             # The chunk's own thread reads, batches and writes; only the model runs on the
             # engine thread.
             try:
-                made = await run_stoppable(engine.chunk_executor, functools.partial(
-                    upscale_chunk, source, target, enhance,
-                    runtime.settings.video_batch_frames, stop, progress.reached, repeats), stop)
+                made = await run_stoppable(engine.chunk_executor, upscale, stop)
             finally:
                 await progress.settled()
-            ctx.tails.keep(msg.video_id, msg.chunk_index, repeats.tail())
             enhanced = time.perf_counter()
             waited = made.pop("writer_wait_s")  # for the log; the chunk record keeps the rest
             WORKER_FPS.labels(msg.model_type).set(made["frames"] / (enhanced - fetched))
@@ -212,47 +211,3 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                             msg.chunk_index + runtime.settings.video_chunks_in_flight,
                             model_type=msg.model_type, scale=msg.scale,
                             face_enhance=msg.face_enhance)
-
-
-async def count_frames(runtime: Runtime, video_id: ObjectId, index: int, reached: int,
-                       model_type: str) -> None:
-    """The chunk has ``reached`` frames: the job's progress, and the frames metric for
-    exactly what this call added (so the metric, too, counts each frame once)."""
-    added = await advance_progress(runtime.store.videos, video_id, index, reached,
-                                   F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS])
-    FRAMES_PROCESSED.labels(model_type).inc(added)
-
-
-async def count_reused(runtime: Runtime, video_id: ObjectId, index: int, reused: int,
-                       model_type: str) -> None:
-    """The chunk's reused frames, added to the job once per chunk (a redelivery adds
-    nothing), and to the metric only when added."""
-    if reused and await add_progress_once(runtime.store.videos, video_id, index,
-                                          F.FRAMES_REUSED, reused,
-                                          in_states=[VideoStatus.IN_PROGRESS]):
-        FRAMES_REUSED.labels(model_type).inc(reused)
-
-
-class BatchProgress:
-    """The chunk's frames done so far, reported from the chunk's thread after each batch and
-    written to the job by the event loop (``advance_progress``: exactly once per frame,
-    never backwards). Writes may trail the batches; ``settled`` waits for all of them."""
-
-    def __init__(self, runtime: Runtime, video_id: ObjectId, index: int,
-                 model_type: str) -> None:
-        self._runtime, self._video_id, self._index = runtime, video_id, index
-        self._model_type = model_type
-        self._loop = asyncio.get_running_loop()
-        self._pending: list[concurrent.futures.Future[None]] = []
-
-    def reached(self, frames: int) -> None:
-        self._pending.append(asyncio.run_coroutine_threadsafe(count_frames(
-            self._runtime, self._video_id, self._index, frames, self._model_type), self._loop))
-
-    async def settled(self) -> None:
-        for future in self._pending:
-            try:
-                await asyncio.wrap_future(future)
-            except Exception:  # progress is informative; the chunk's own result decides
-                log.warning("video %s chunk %d: a progress update failed", self._video_id,
-                            self._index, exc_info=True)
