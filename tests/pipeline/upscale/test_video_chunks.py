@@ -5,12 +5,15 @@ frame once, reports the reused ones and the metric, and keeps timing and audio e
 
 from __future__ import annotations
 
+import logging
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
+import pytest
 from bson import ObjectId
 from prometheus_client import REGISTRY
 
@@ -35,6 +38,7 @@ from tests.pipeline.video_support import (
 __all__ = ["anime_models"]  # the fixture, imported so pytest finds it here
 
 DRAWINGS, HOLD = 8, 2
+_CHUNK_LINE = re.compile(r"chunk (\d+): (\d+) frames \((\d+) reused\)")
 
 
 def anime_release(path: Path, frames: list[np.ndarray]) -> Path:
@@ -43,7 +47,7 @@ def anime_release(path: Path, frames: list[np.ndarray]) -> Path:
     height, width = frames[0].shape[:2]
     out: Any = av.open(str(path), mode="w")
     video = out.add_stream("libx264", rate=24, options={"qp": "0", "preset": "ultrafast",
-                                                         "g": "6", "bf": "0"})
+                                                         "g": "1", "bf": "0"})
     video.width, video.height, video.pix_fmt = width, height, "yuv444p"
     video.codec_context.time_base = TIME_BASE
     packets: list[Any] = []
@@ -66,7 +70,7 @@ def reused_metric(model: str) -> float:
 
 async def run_job(store: Store, tmp_path: Path, models: Path, source: Path,
                   skip_similar: float | None) -> tuple[dict[str, Any], Path]:
-    settings = video_settings(tmp_path, models, video_chunk_seconds=0.25)
+    settings = video_settings(tmp_path, models, video_chunk_seconds=0.2)
     message = await create_job(store, source, scale=1)
     await store.videos.update_one({"_id": ObjectId(message.video_id)},
                                   {"$set": {"skip_similar": skip_similar}})
@@ -80,17 +84,31 @@ async def run_job(store: Store, tmp_path: Path, models: Path, source: Path,
     return video, output
 
 
+def chunk_starts(caplog: pytest.LogCaptureFixture) -> list[int]:
+    """The first frame index of each chunk, from the upscale stage's per-chunk log lines."""
+    sizes = {}
+    for record in caplog.records:
+        found = _CHUNK_LINE.search(record.getMessage())
+        if found:
+            sizes[int(found[1])] = int(found[2])
+    return [sum(sizes[i] for i in range(index)) for index in sorted(sizes)]
+
+
 async def test_a_clip_on_twos_reuses_every_hold_and_keeps_time_and_audio(
-        store: Store, tmp_path: Path, anime_models: Path) -> None:
+        store: Store, tmp_path: Path, anime_models: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="pipeline.upscale.video_chunks")
     source = anime_release(tmp_path / "twos.mkv", held(drawings(DRAWINGS, (64, 36)), HOLD))
     before = reused_metric("anime_video")
     video, output = await run_job(store, tmp_path, anime_models, source, None)
-    holds = DRAWINGS * (HOLD - 1)
     assert video["frames_processed"] == video["frame_count"] == DRAWINGS * HOLD
-    # A hold cut by a chunk boundary is reused when this worker did the chunk before (it
-    # ran them all, but a chunk may start before its predecessor's tail is kept).
-    assert holds - (video["chunk_count"] - 1) <= video["frames_reused"] <= holds
-    assert video["chunk_count"] >= 2
+    # Chunks are cut inside holds (a chunk starting on a held copy, odd index), and every
+    # hold is still reused: one worker takes one chunk at a time, in order, so the previous
+    # chunk's tail is at hand each time.
+    starts = chunk_starts(caplog)
+    assert len(starts) == video["chunk_count"] >= 2
+    assert any(start % HOLD for start in starts), starts
+    assert video["frames_reused"] == DRAWINGS * (HOLD - 1)
     assert reused_metric("anime_video") - before == video["frames_reused"]
     assert video_summary(video, utcnow())["frames_reused"] == video["frames_reused"]
     assert timing_error(source, output) <= MS
@@ -106,9 +124,8 @@ async def test_near_repeats_on_request_skip_noisy_holds(
     source = anime_release(tmp_path / "noisy.mkv", frames)
     exact, _ = await run_job(store, tmp_path, anime_models, source, None)
     near, output = await run_job(store, tmp_path, anime_models, source, DEFAULT_DB)
-    holds = DRAWINGS * (HOLD - 1)
-    assert exact["frames_reused"] == 0
-    assert holds - (near["chunk_count"] - 1) <= near["frames_reused"] <= holds
+    assert exact["frames_reused"] == 0  # noisy copies are no exact repeats
+    assert near["frames_reused"] == DRAWINGS * (HOLD - 1)
     assert near["frames_processed"] == near["frame_count"] == DRAWINGS * HOLD
     assert timing_error(source, output) <= MS
     assert audio_packets_md5(output) == audio_packets_md5(source)
