@@ -13,10 +13,10 @@ for each repeat (each with its own pts, see :func:`pipeline.upscale.video_chunks
   drift: a slow fade is processed again as soon as it has moved ``threshold`` away from the
   picture whose output is being reused.
 
-The comparisons run in the upscale stage on the frames it has just decoded (``cv2.norm``:
-~0.06 ms for the exact check and ~0.1 ms for the PSNR of a 1280×720 frame, measured on the
-build machine), not in decode: decode would have to ship a map of repeats with every chunk,
-and the stage that holds the outputs is the one that can reuse them.
+The comparisons run in the upscale stage on the frames it has just decoded (``cv2.norm``, in
+C; ``bench/dedup.py`` prints the cost per 1280×720 frame, see docs/repeated-frames.md), not in
+decode: decode would have to ship a map of repeats with every chunk, and the stage that holds
+the outputs is the one that can reuse them.
 
 Across chunks: a worker keeps the tail of the last chunks it upscaled (:class:`ChunkTails`), so
 a chunk whose previous chunk it has just done compares its first frame with that chunk's last
