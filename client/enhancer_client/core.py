@@ -122,14 +122,17 @@ def list_images(core: Core, *, page: int = 1, per_page: int = 10,
 
 def submit_video(core: Core, video: Source, *, filename: str | None = None,
                  model_type: str | None = None, scale: int | None = None,
-                 face_enhance: bool | None = None) -> Plan[Video]:
+                 face_enhance: bool | None = None,
+                 skip_similar: bool | float | None = None) -> Plan[Video]:
     """Upload a video (a path or its bytes, which need ``filename`` with its extension) for
-    enhancement; returns it ``pending`` at once. Follow it with ``wait``."""
+    enhancement; returns it ``pending`` at once. Follow it with ``wait``. ``skip_similar``:
+    reuse the output for near-repeated frames (``True``: the server's default threshold, or
+    a PSNR in dB); exact repeats are always reused."""
     if isinstance(video, bytes) and not filename:
         raise ValueError("filename (with the video's extension) is required for bytes")
     upload = Upload.of("file", video, filename, "video")
     fields = plans.form_fields(filename=filename, model_type=model_type, scale=scale,
-                               face_enhance=face_enhance)
+                               face_enhance=face_enhance, skip_similar=skip_similar)
     return (yield from plans.submit_video(upload, fields))
 
 

@@ -72,11 +72,13 @@ class Video:
     model_type: str | None = None
     scale: int | None = None
     face_enhance: bool | None = None
+    skip_similar: float | None = None
     duration_seconds: float | None = None
     fps: float | None = None
     frame_rate: str | None = None
     frame_count: int | None = None
     frames_processed: int | None = None
+    frames_reused: int | None = None
     processing_fps: float | None = None
     eta_seconds: float | None = None
     original_width: int | None = None

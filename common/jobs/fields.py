@@ -54,6 +54,11 @@ CHUNK_COUNT = "chunk_count"
 STREAMS = "streams"
 TIMING = "timing"
 FRAMES_PROCESSED = "frames_processed"
+# Of those, the frames that reused the previous output instead of running the model
+# (repeated frames, ``pipeline.upscale.repeats``), and the request's near-repeat threshold in
+# dB PSNR (None: exact repeats only).
+FRAMES_REUSED = "frames_reused"
+SKIP_SIMILAR = "skip_similar"
 CHUNKS_ENCODED = "chunks_encoded"
 DROPPED_STREAMS = "dropped_streams"
 # Keys already counted per counter (``common.store.jobs.add_progress_once``); internal, so

@@ -93,6 +93,7 @@ VIDEO_SUBMITTED_FIELDS = (
     "model_type",
     "scale",
     "face_enhance",
+    "skip_similar",
     "created_at",
 )
 # Everything GET shows but the base64 payloads (the list shows exactly this).
@@ -103,11 +104,13 @@ VIDEO_SUMMARY_FIELDS = (
     "model_type",
     "scale",
     "face_enhance",
+    "skip_similar",
     "duration_seconds",
     "fps",
     "frame_rate",
     "frame_count",
     "frames_processed",
+    "frames_reused",
     "processing_fps",
     "eta_seconds",
     "original_width",
@@ -128,7 +131,8 @@ def throughput(doc: dict[str, Any], now: datetime) -> tuple[float | None, float 
 
     Derived from ``frames_processed`` and ``started_at`` alone, so the stages write nothing
     extra. The rate counts whole chunks, so it moves in steps; the ETA is None until the
-    first chunk has been counted.
+    first chunk has been counted. It is output frames per second: reused (repeated) frames
+    are in ``frames_processed`` like every other frame written.
     """
     started = doc.get(F.STARTED_AT)
     if doc.get(F.STATUS) != VideoStatus.IN_PROGRESS or not isinstance(started, datetime):
@@ -150,6 +154,8 @@ def video_summary(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     view = {name: doc.get(name) for name in VIDEO_SUMMARY_FIELDS}
     view.update(
         id=str(doc[F.ID]),
+        # Jobs submitted before repeated frames were counted have no figure: none reused.
+        frames_reused=int(doc.get(F.FRAMES_REUSED) or 0),
         processing_fps=rate,
         eta_seconds=eta,
         created_at=timestamp_or_none(doc.get(F.CREATED_AT)),

@@ -39,6 +39,9 @@ STAGE_SECONDS = Histogram("enhancer_stage_duration_seconds", "Handling one messa
 STAGE_MESSAGES = Counter("enhancer_stage_messages", "Messages a stage handled, by outcome "
                          "(ok, retry, rejected)", ["stage", "message", "outcome"])
 FRAMES_PROCESSED = Counter("enhancer_frames_processed", "Video frames upscaled", ["model"])
+FRAMES_REUSED = Counter("enhancer_frames_reused", "Video frames that reused the previous "
+                        "output (repeated frames), counted in enhancer_frames_processed too",
+                        ["model"])
 WORKER_FPS = Gauge("enhancer_worker_fps", "Frames per second of this worker's last chunk",
                    ["model"])
 MODEL_LOAD_SECONDS = Histogram("enhancer_model_load_seconds", "Loading a model's weights",

@@ -199,6 +199,8 @@ class VideoSubmittedView(BaseModel):
     model_type: ModelId
     scale: int
     face_enhance: bool
+    skip_similar: float | None = Field(
+        description="Near-repeat threshold in dB PSNR the job uses; null: exact repeats only.")
     created_at: str | None
 
 
@@ -210,7 +212,7 @@ class VideoSubmitted(BaseModel):
                "duration_seconds": 30.5, "fps": 29.97, "frame_count": 914,
                "original_width": 1920, "original_height": 1080, "frames_processed": 0,
                "model_type": "general_x4", "scale": 2, "face_enhance": False,
-               "created_at": STAMP})
+               "skip_similar": None, "created_at": STAMP})
     message: str
     video: VideoSubmittedView
 
@@ -222,12 +224,18 @@ class VideoSummary(BaseModel):
     model_type: ModelId
     scale: int
     face_enhance: bool
+    skip_similar: float | None = Field(
+        description="Near-repeat threshold in dB PSNR the job uses; null: exact repeats only.")
     duration_seconds: float
     fps: float
     frame_rate: str = Field(examples=["30000/1001"])
     frame_count: int
     frames_processed: int
-    processing_fps: float | None
+    frames_reused: int = Field(
+        description="Of frames_processed, the frames that repeated an earlier one and reused "
+                    "its output instead of running the model.")
+    processing_fps: float | None = Field(description="Output frames per second so far "
+                                                     "(reused frames included).")
     eta_seconds: float | None
     original_width: int
     original_height: int

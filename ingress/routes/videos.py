@@ -21,6 +21,7 @@ from common.jobs import fields as F
 from common.jobs.status import VideoStatus
 from common.models import DEFAULT_MODEL, MODEL_IDS
 from common.sizing import MAX_SCALE, MIN_SCALE
+from common.skip_similar import DEFAULT_DB, MAX_DB, MIN_DB
 from common.store.ids import utcnow
 from ingress.auth.current import CurrentUser
 from ingress.deps import RuntimeDep
@@ -47,6 +48,16 @@ _OPTION_FIELDS: dict[str, Any] = {
     "scale": {"type": "integer", "minimum": MIN_SCALE, "maximum": MAX_SCALE},
     "face_enhance": {"type": "boolean", "default": False},
     "callback_url": CALLBACK_URL_FIELD,
+    "skip_similar": {
+        "oneOf": [{"type": "boolean"},
+                  {"type": "number", "minimum": MIN_DB, "maximum": MAX_DB}],
+        "default": False,
+        "description": "Reutilizar la salida del último fotograma procesado cuando el nuevo "
+                       "está a este PSNR (dB) o más de él: true usa el umbral por defecto "
+                       f"({DEFAULT_DB:g} dB), false lo desactiva. Los fotogramas idénticos al "
+                       "anterior se reutilizan siempre (resultado idéntico); ver "
+                       "docs/repeated-frames.md.",
+    },
 }
 _ENHANCE_BODY = enhance_body("video_base64", _OPTION_FIELDS, required=("filename",))
 # The stages' progress bookkeeping stays out of what the API reads.

@@ -43,6 +43,7 @@ def new_video_document(
     model_type: str,
     scale: int,
     face_enhance: bool,
+    skip_similar: float | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     return {
@@ -54,6 +55,7 @@ def new_video_document(
         F.MODEL_TYPE: model_type,
         F.SCALE: scale,
         F.FACE_ENHANCE: face_enhance,
+        F.SKIP_SIMILAR: skip_similar,
         F.DURATION_SECONDS: probe.duration_seconds,
         F.FPS: probe.fps,
         F.FRAME_RATE: probe.frame_rate,
@@ -61,6 +63,7 @@ def new_video_document(
         F.ORIGINAL_WIDTH: probe.width,
         F.ORIGINAL_HEIGHT: probe.height,
         F.FRAMES_PROCESSED: 0,
+        F.FRAMES_REUSED: 0,
         F.ENHANCED_WIDTH: None,
         F.ENHANCED_HEIGHT: None,
         F.ENHANCED_BLOB: None,

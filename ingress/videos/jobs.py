@@ -77,6 +77,7 @@ async def submit_video(runtime: Runtime, user: AuthUser, staged: StagedVideo) ->
         model_type=staged.model_type,
         scale=staged.scale,
         face_enhance=staged.face_enhance,
+        skip_similar=staged.skip_similar,
     )
     doc[F.CALLBACK_URL] = callback
 

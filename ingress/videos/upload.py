@@ -21,12 +21,13 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from starlette.datastructures import UploadFile
 
 from common.errors import InvalidInput
 from common.models import DEFAULT_MODEL, get_model
 from common.sizing import MAX_SCALE, MIN_SCALE
+from common.skip_similar import similar_threshold
 from ingress.uploads import (
     CallbackUrl,
     base_name,
@@ -52,8 +53,15 @@ class VideoOptions(BaseModel):
     scale: Annotated[int | None, Field(ge=MIN_SCALE, le=MAX_SCALE)] = None
     face_enhance: bool = False
     callback_url: CallbackUrl = None
+    # Near-repeat threshold in dB (``true``: the default one); None: exact repeats only.
+    skip_similar: float | None = None
 
     _face_enhance = field_validator("face_enhance", mode="before")(form_boolean)
+
+    @field_validator("skip_similar", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any, info: ValidationInfo) -> float | None:
+        return similar_threshold(value, form=bool((info.context or {}).get("form")))
 
     @field_validator("scale", mode="before")
     @classmethod
@@ -77,6 +85,7 @@ class StagedVideo:
     scale: int
     face_enhance: bool
     callback_url: str | None = None  # as given; checked at submission (``ingress.webhooks``)
+    skip_similar: float | None = None
 
 
 def clean_filename(raw: str) -> tuple[str, str]:
@@ -123,7 +132,7 @@ async def _from_json(request: Request, path: Path, default_scale: int) -> Staged
     name, extension, model_type, scale = _resolve(data, default_scale)
     await asyncio.to_thread(_write_base64, data.video_base64, path)
     return StagedVideo(path, name, extension, model_type, scale, data.face_enhance,
-                       data.callback_url)
+                       data.callback_url, data.skip_similar)
 
 
 def _write_base64(text: str, path: Path) -> None:
@@ -143,7 +152,7 @@ async def _from_multipart(request: Request, path: Path, default_scale: int) -> S
         if size == 0:
             raise InvalidInput("El archivo de video está vacío")
         return StagedVideo(path, name, extension, model_type, scale, options.face_enhance,
-                           options.callback_url)
+                           options.callback_url, options.skip_similar)
 
 
 def _copy_upload(upload: UploadFile, path: Path) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -27,13 +28,14 @@ import numpy as np
 from common.media.intermediate import FrameWriter
 
 _DONE = None
+Frames = np.ndarray | Sequence[np.ndarray]
 
 
 class ChunkWriter:
     def __init__(self, path: Path, depth: int = 2) -> None:
         self.path = path
         self.waited_seconds = 0.0
-        self._queue: queue.Queue[tuple[np.ndarray, list[int], Fraction] | None] = queue.Queue(
+        self._queue: queue.Queue[tuple[Frames, list[int], Fraction] | None] = queue.Queue(
             maxsize=max(1, depth))
         self._writer: FrameWriter | None = None
         self._error: BaseException | None = None
@@ -43,9 +45,9 @@ class ChunkWriter:
 
     # -- writer thread ------------------------------------------------------------------
 
-    def _write(self, frames: np.ndarray, stamps: list[int], time_base: Fraction) -> None:
+    def _write(self, frames: Frames, stamps: list[int], time_base: Fraction) -> None:
         if self._writer is None:
-            height, width = frames.shape[1:3]
+            height, width = frames[0].shape[:2]
             self._writer = FrameWriter(self.path, width, height, time_base)
         for picture, pts in zip(frames, stamps, strict=True):
             self._writer.write(np.ascontiguousarray(picture), pts)
@@ -68,8 +70,9 @@ class ChunkWriter:
 
     # -- engine thread ------------------------------------------------------------------
 
-    def put(self, frames: np.ndarray, stamps: list[int], time_base: Fraction) -> None:
-        """Queue one batch (N×H×W×3 uint8 and its N pts); raises an earlier write's error."""
+    def put(self, frames: Frames, stamps: list[int], time_base: Fraction) -> None:
+        """Queue one batch (N×H×W×3 uint8, or N such frames that may be one array repeated,
+        and its N pts); raises an earlier write's error."""
         if self._error is not None:
             raise self._error
         try:

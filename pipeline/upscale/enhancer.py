@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from common.runtime import Runtime
     from common.settings import Settings
     from pipeline.upscale.engine.engine import Enhancer
+    from pipeline.upscale.repeats import ChunkTails
 
 
 class LazyEnhancer:
@@ -54,10 +55,18 @@ class LazyEnhancer:
             return self._enhancer
 
 
+def _chunk_tails() -> ChunkTails:
+    from pipeline.upscale.repeats import ChunkTails  # numpy and OpenCV: not at import time
+
+    return ChunkTails()
+
+
 @dataclass(frozen=True, slots=True)
 class UpscaleContext:
     runtime: Runtime
     engine: LazyEnhancer
+    # The last chunks' tails, so a chunk's first frame can reuse its predecessor's output.
+    tails: ChunkTails = field(default_factory=_chunk_tails)
 
     @classmethod
     def open(cls, runtime: Runtime) -> UpscaleContext:

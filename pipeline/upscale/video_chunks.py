@@ -8,10 +8,7 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextvars
-import functools
 import logging
 import tempfile
 import time
@@ -26,15 +23,15 @@ from common.contracts import ChunkReady, ChunkUpscaled
 from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
-from common.jobs.status import VideoStatus
 from common.media.intermediate import read_frames
 from common.messaging import publish
-from common.metrics import FRAMES_PROCESSED, WORKER_FPS
+from common.metrics import WORKER_FPS
 from common.store.ids import utcnow
-from common.store.jobs import advance_progress
 from pipeline.cancellation import StopToken, run_stoppable
 from pipeline.runner import stop_token
+from pipeline.upscale.chunk_progress import BatchProgress, count_frames, count_reused
 from pipeline.upscale.chunk_writer import ChunkWriter
+from pipeline.upscale.repeats import RepeatFilter
 from pipeline.video_jobs import (
     claim_chunk_blob,
     download,
@@ -45,52 +42,76 @@ from pipeline.video_jobs import (
 )
 
 if TYPE_CHECKING:
-    from bson import ObjectId
-
-    from common.runtime import Runtime
     from pipeline.upscale.enhancer import UpscaleContext
 
 log = logging.getLogger(__name__)
 
 EnhanceFn = Callable[[np.ndarray], np.ndarray]
+# Frames per distinct frame a batch may hold before it is written anyway.
+_HELD_PER_FRAME = 4
 
 
 def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
                   batch_frames: int, stop: StopToken | None = None,
-                  on_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
+                  on_batch: Callable[[int], None] | None = None,
+                  repeats: RepeatFilter | None = None) -> dict[str, Any]:
     """Enhance every frame of ``in_path`` into ``out_path`` with the same pts, in batches.
+
+    A frame that ``repeats`` (exact repeats only by default) finds repeated does not go to
+    the model: the previous output is written again under the frame's own pts. A batch holds
+    ``batch_frames`` distinct frames and the repeats between them.
 
     Each enhanced batch goes to a :class:`ChunkWriter` (FFV1 on its own thread, two batches
     queued at most) and the next batch is enhanced at once: the engine never waits for its
     own write unless the writer falls two batches behind. ``stop`` is checked before every
-    batch (``enhance`` may check it more often). ``on_batch`` gets the frames enhanced so far
-    after each batch (the job's progress). The summary's ``writer_wait_s`` is the time the
-    engine did wait.
+    batch (``enhance`` may check it more often). ``on_batch`` gets the frames written so far
+    (reused ones included) after each batch (the job's progress). The summary's ``reused``
+    counts the repeats, ``writer_wait_s`` the time the engine did wait for the writer.
     """
-    batch: list[np.ndarray] = []
+    repeats = repeats or RepeatFilter()
+    batch: list[np.ndarray] = []  # the distinct frames, for the model
+    slots: list[int | None] = []  # each frame's row in ``batch``; None: the previous output
     stamps: list[int] = []
     time_base = Fraction(1, 1000)
     done = 0
     with ChunkWriter(out_path) as writer:
 
         def flush() -> None:
-            if not batch:
+            if not slots:
                 return
             if stop is not None:
                 stop.check()
-            writer.put(enhance(np.stack(batch)), stamps, time_base)
+            enhanced = enhance(np.stack(batch)) if batch else None
+            outputs = []
+            for slot in slots:
+                if slot is not None:
+                    assert enhanced is not None
+                    repeats.last_output = enhanced[slot]
+                assert repeats.last_output is not None  # a repeat always follows a frame
+                outputs.append(repeats.last_output)
+            writer.put(outputs, stamps, time_base)
             nonlocal done
-            done += len(batch)
+            done += len(slots)
             if on_batch is not None:
                 on_batch(done)
             batch.clear()
+            slots.clear()
             stamps.clear()
 
         for frame, pts, clock in read_frames(in_path):
             time_base = clock  # frames are written with the chunk's own time base
-            batch.append(frame.to_ndarray(format="rgb24"))
+            picture = frame.to_ndarray(format="rgb24")
+            if repeats.repeats(picture):
+                slots.append(None)
+            else:
+                if len(batch) >= batch_frames:  # full: it goes with the repeats that follow
+                    flush()
+                slots.append(len(batch))
+                batch.append(picture)
             stamps.append(pts)
-            if len(batch) >= batch_frames:
+            # A long still fills no batch: its repeats are still written (and counted) in
+            # bounded groups.
+            if len(slots) >= batch_frames * _HELD_PER_FRAME:
                 flush()
         flush()
         made = writer.close()
@@ -98,7 +119,8 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
         from common.errors import InvalidInput
 
         raise InvalidInput(f"chunk {in_path.name} holds no frames")
-    return {**made, "writer_wait_s": round(writer.waited_seconds, 3)}
+    return {**made, "reused": repeats.reused,
+            "writer_wait_s": round(writer.waited_seconds, 3)}
 
 
 async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
@@ -108,7 +130,7 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
     loaded = await load_active_chunk(runtime, video_id, msg.chunk_index)
     if loaded is None:
         return
-    _video, record = loaded
+    video, record = loaded
     blob_id = record.get(C.blob_field(BlobKind.UPSCALED))
     info = record.get(BlobKind.UPSCALED)
     if not blob_id:
@@ -134,12 +156,21 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                     model_type=msg.model_type, scale=msg.scale,
                     face_enhance=msg.face_enhance, stop=stop).result()
 
+            def upscale() -> dict[str, Any]:
+                # On the chunk thread, one chunk after the other: the previous chunk's tail
+                # is kept before the next chunk looks for it.
+                repeats = RepeatFilter(video.get(F.SKIP_SIMILAR),
+                                       ctx.tails.before(msg.video_id, msg.chunk_index))
+                made = upscale_chunk(source, target, enhance,
+                                     runtime.settings.video_batch_frames, stop,
+                                     progress.reached, repeats)
+                ctx.tails.keep(msg.video_id, msg.chunk_index, repeats.tail())
+                return made
+
             # The chunk's own thread reads, batches and writes; only the model runs on the
             # engine thread.
             try:
-                made = await run_stoppable(engine.chunk_executor, functools.partial(
-                    upscale_chunk, source, target, enhance,
-                    runtime.settings.video_batch_frames, stop, progress.reached), stop)
+                made = await run_stoppable(engine.chunk_executor, upscale, stop)
             finally:
                 await progress.settled()
             enhanced = time.perf_counter()
@@ -148,9 +179,10 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             blob_id = await claim_chunk_blob(runtime, video_id, msg.chunk_index,
                                              BlobKind.UPSCALED, target, made)
             # Where a chunk's time goes, for operators sizing workers (and for bench/pipeline).
-            log.info("video %s chunk %d: %d frames upscaled in %.2f s (%.2f fps); "
+            log.info("video %s chunk %d: %d frames (%d reused) upscaled in %.2f s (%.2f fps); "
                      "download %.0f ms, store %.0f ms, waited for the writer %.0f ms",
-                     msg.video_id, msg.chunk_index, made["frames"], enhanced - fetched,
+                     msg.video_id, msg.chunk_index, made["frames"], made["reused"],
+                     enhanced - fetched,
                      made["frames"] / (enhanced - fetched), (fetched - started) * 1000,
                      (time.perf_counter() - enhanced) * 1000, waited * 1000)
         if blob_id is None or await drop_if_cancelled(runtime, video_id):
@@ -172,42 +204,10 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
     # The whole chunk, whatever its batches reported (a redelivery that reused the blob
     # reported none); advance_progress adds only what was not counted yet.
     await count_frames(runtime, video_id, msg.chunk_index, info["frames"], msg.model_type)
+    await count_reused(runtime, video_id, msg.chunk_index, int(info.get("reused") or 0),
+                       msg.model_type)
     if msg.version >= 2:  # v1 chunks were all published at once by the previous release
         await release_chunk(runtime, video_id,
                             msg.chunk_index + runtime.settings.video_chunks_in_flight,
                             model_type=msg.model_type, scale=msg.scale,
                             face_enhance=msg.face_enhance)
-
-
-async def count_frames(runtime: Runtime, video_id: ObjectId, index: int, reached: int,
-                       model_type: str) -> None:
-    """The chunk has ``reached`` frames: the job's progress, and the frames metric for
-    exactly what this call added (so the metric, too, counts each frame once)."""
-    added = await advance_progress(runtime.store.videos, video_id, index, reached,
-                                   F.FRAMES_PROCESSED, in_states=[VideoStatus.IN_PROGRESS])
-    FRAMES_PROCESSED.labels(model_type).inc(added)
-
-
-class BatchProgress:
-    """The chunk's frames done so far, reported from the chunk's thread after each batch and
-    written to the job by the event loop (``advance_progress``: exactly once per frame,
-    never backwards). Writes may trail the batches; ``settled`` waits for all of them."""
-
-    def __init__(self, runtime: Runtime, video_id: ObjectId, index: int,
-                 model_type: str) -> None:
-        self._runtime, self._video_id, self._index = runtime, video_id, index
-        self._model_type = model_type
-        self._loop = asyncio.get_running_loop()
-        self._pending: list[concurrent.futures.Future[None]] = []
-
-    def reached(self, frames: int) -> None:
-        self._pending.append(asyncio.run_coroutine_threadsafe(count_frames(
-            self._runtime, self._video_id, self._index, frames, self._model_type), self._loop))
-
-    async def settled(self) -> None:
-        for future in self._pending:
-            try:
-                await asyncio.wrap_future(future)
-            except Exception:  # progress is informative; the chunk's own result decides
-                log.warning("video %s chunk %d: a progress update failed", self._video_id,
-                            self._index, exc_info=True)

@@ -61,6 +61,23 @@ def test_submit_now_collect_later(cli: Cli, logged_in: Account, tmp_path: Path) 
     assert frames_of(tmp_path / "later.mkv") == (16, 64, 48)
 
 
+def test_skip_similar_reaches_the_job(cli: Cli, logged_in: Account, tmp_path: Path) -> None:
+    make_clip(tmp_path / "clip.mp4", frames=8, gop=8)
+    default = cli("video", "clip.mp4", "-m", "anime_video", "-s", "1", "--skip-similar",
+                  "--no-wait", "--json")
+    given = cli("video", "clip.mp4", "-m", "anime_video", "-s", "1", "--skip-similar", "45",
+                "--no-wait", "--json")
+    assert default.returncode == given.returncode == 0, default.stderr + given.stderr
+    assert json.loads(default.stdout)["skip_similar"] == 40.0
+    assert json.loads(given.stdout)["skip_similar"] == 45.0
+    collected = cli("wait", json.loads(given.stdout)["id"], "-o", "out.mkv", "--json")
+    assert collected.returncode == 0, collected.stderr
+    final = json.loads(collected.stdout)
+    # Every frame of the clip differs from the last one processed by far more than 45 dB.
+    assert (final["status"], final["frames_processed"], final["frames_reused"],
+            final["skip_similar"]) == ("completed", 8, 0, 45.0)
+
+
 @pytest.fixture
 def relay(service: Service) -> Iterator[FlakyRelay]:
     port = int(service.url.rsplit(":", 1)[1])

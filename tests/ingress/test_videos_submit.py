@@ -61,6 +61,8 @@ DOCUMENT_FIELDS = {
     "started_at",
     "completed_at",
     "callback_url",  # where the webhook goes (None: no webhook)
+    "skip_similar",  # the near-repeat threshold in dB (None: exact repeats only)
+    "frames_reused",
 }
 
 

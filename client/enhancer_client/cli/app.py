@@ -196,6 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("video", _video, "enhance a video, following it with a progress bar")
     p.add_argument("path", metavar="VIDEO")
     _model_options(p)
+    p.add_argument("--skip-similar", nargs="?", const=True, type=float, metavar="DB",
+                   help="also reuse the output for near-repeated frames: within DB of PSNR "
+                        "(30-100; without DB the server's default, 40)")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="where to save the result (default: <name>_enhanced.mkv)")
     p.add_argument("--no-wait", action="store_true", help="submit, print the id and return")

@@ -25,7 +25,7 @@ def submit(api: Client, args: argparse.Namespace) -> int:
         output.say(f"error: no such file: {args.path}")
         return output.USAGE
     video = api.submit_video(source, model_type=args.model, scale=args.scale,
-                             face_enhance=args.face or None)
+                             face_enhance=args.face or None, skip_similar=args.skip_similar)
     dest = Path(args.output) if args.output else default_output(video)
     output.say(f"video {video.id} submitted: {video.frame_count} frames, "
                f"{output.size(video.original_width, video.original_height)} "
