@@ -72,7 +72,7 @@ class Store:
         else:
             # Imported here: boto3 loads only in processes configured for object storage.
             from common.store.s3_blobs import S3BlobStore
-            self.blobs = S3BlobStore(blobs_at)
+            self.blobs = S3BlobStore(self.db, blobs_at)
 
     @classmethod
     async def connect(

@@ -1,264 +1,147 @@
 """The S3-compatible adapter of the blob port (MinIO, Ceph RGW, AWS S3): ``BLOB_STORE_URL``.
 
-boto3 is synchronous; each call runs in a worker thread (``asyncio.to_thread``), which keeps
-the dependency to one well-known client whose botocore any S3 server speaks to, instead of
-an async wrapper pinned to one botocore release. Streams are uploaded as multipart uploads of
-``PART_SIZE`` pieces (S3's parts must be at least 5 MiB), so an upload is never held whole;
-downloads are read ``READ_SIZE`` bytes at a time.
+Bytes are objects in the bucket (``common.store.s3_objects``); what finds them is an index
+document per blob in the job database (``common.store.s3_layout``). The index entry is
+written first, marked pending, and completed once the object is stored: a process killed in
+between leaves a pending entry the sweep removes with whatever object or multipart upload it
+names (``remove_abandoned_uploads``), the way GridFS leaves chunks without a file. Deleting
+removes the entry first, so readers stop seeing a blob before its bytes go.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from bson import json_util
+from bson import ObjectId, json_util
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
 
-from common.errors import ConfigError, NotFound, ServiceUnavailable, TooLarge
+from common.errors import NotFound, TooLarge
 from common.store.blob_port import BlobInfo, BlobSource, BlobStream
 from common.store.ids import parse_object_id, utcnow
-from common.store.s3_layout import (
-    S3Location,
-    listing_for,
-    matches,
-    new_blob_id,
-    owner_of,
-)
+from common.store.s3_layout import INDEX, PENDING, S3Location, metadata_query
+from common.store.s3_objects import Bucket
 
-PART_SIZE = 8 * 1024 * 1024
-READ_SIZE = 256 * 1024
-DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
-_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_DONE = {PENDING: {"$exists": False}}
 
 
 class S3BlobStore:
-    def __init__(self, where: S3Location) -> None:
+    def __init__(self, db: AsyncDatabase[Any], where: S3Location) -> None:
         self.where = where
-        self._client = boto3.client(
-            "s3", endpoint_url=where.endpoint_url, region_name=where.region,
-            aws_access_key_id=where.access_key_id,
-            aws_secret_access_key=where.secret_access_key,
-            config=Config(max_pool_connections=32, retries={"mode": "standard"},
-                          s3={"addressing_style": "path"}),
-        )
-
-    async def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.to_thread(getattr(self._client, operation), **kwargs)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                raise NotFound(f"{kwargs.get('Key', self.where.bucket)} does not exist") from None
-            raise
-        except BotoCoreError as exc:
-            raise ServiceUnavailable(f"object storage unreachable: {exc}") from None
-
-    def _key(self, blob_id: str) -> str:
-        return self.where.prefix + blob_id
+        self.bucket = Bucket(where)
+        self._index = db[INDEX]
 
     async def ensure_indexes(self) -> None:
-        """Check the bucket; create it when absent (a fresh MinIO), refuse bad credentials."""
-        try:
-            await self._call("head_bucket", Bucket=self.where.bucket)
-        except NotFound:
-            region = self.where.region
-            extra = ({"CreateBucketConfiguration": {"LocationConstraint": region}}
-                     if region and region != "us-east-1" else {})
-            await self._call("create_bucket", Bucket=self.where.bucket, **extra)
-        except ClientError as exc:
-            raise ConfigError(f"bucket {self.where.bucket!r} refused us: {exc}") from None
+        await self.bucket.ensure()
+        await self._index.create_indexes([
+            IndexModel([("metadata.video_id", ASCENDING)], name="metadata_video_id"),
+            IndexModel([("metadata.image_id", ASCENDING)], name="metadata_image_id"),
+            IndexModel([("uploadDate", ASCENDING)], name="upload_date"),
+        ])
 
     async def put(self, data: BlobSource, *, filename: str,
                   content_type: str = "application/octet-stream",
                   metadata: Mapping[str, Any] | None = None,
                   max_bytes: int | None = None) -> str:
-        meta = dict(metadata or {})
-        blob_id = new_blob_id(meta)
-        fields = {"Bucket": self.where.bucket, "Key": self._key(blob_id),
-                  "ContentType": content_type,
-                  "Metadata": {"filename": quote(filename), "meta": json_util.dumps(meta)}}
         if isinstance(data, bytes | bytearray | memoryview):
+            data = bytes(data)
             if max_bytes is not None and len(data) > max_bytes:
                 raise TooLarge(f"{filename} is {len(data)} bytes; the limit is {max_bytes}")
-            await self._call("put_object", Body=bytes(data), **fields)
-            return blob_id
-        pending, written = bytearray(), 0
-        upload_id: str | None = None
-        parts: list[dict[str, Any]] = []
+        meta = dict(metadata or {})
+        oid = ObjectId()
+        await self._index.insert_one({"_id": oid, "filename": filename, "length": 0,
+                                      "content_type": content_type, "uploadDate": utcnow(),
+                                      "metadata": meta, PENDING: True})
+        key = self.bucket.key(str(oid))
+        # The object carries its own description too, for operators browsing the bucket.
+        fields = {"ContentType": content_type,
+                  "Metadata": {"filename": quote(filename), "meta": json_util.dumps(meta)}}
         try:
-            async for piece in data:
-                written += len(piece)
-                if max_bytes is not None and written > max_bytes:
-                    raise TooLarge(f"{filename} exceeds the limit of {max_bytes} bytes")
-                pending += piece
-                while len(pending) >= PART_SIZE:
-                    if upload_id is None:
-                        upload_id = (await self._call("create_multipart_upload",
-                                                      **fields))["UploadId"]
-                    parts.append(await self._part(fields, upload_id, len(parts) + 1,
-                                                  bytes(pending[:PART_SIZE])))
-                    del pending[:PART_SIZE]
-            if upload_id is None:
-                await self._call("put_object", Body=bytes(pending), **fields)
-                return blob_id
-            if pending:
-                parts.append(await self._part(fields, upload_id, len(parts) + 1, bytes(pending)))
-            await self._call("complete_multipart_upload", Bucket=fields["Bucket"],
-                             Key=fields["Key"], UploadId=upload_id,
-                             MultipartUpload={"Parts": parts})
+            length = await self.bucket.upload(key, data, filename=filename,
+                                              max_bytes=max_bytes, fields=fields)
         except BaseException:
-            if upload_id is not None:  # the parts sent so far; the sweep catches any left
-                with contextlib.suppress(Exception):
-                    await self._call("abort_multipart_upload", Bucket=fields["Bucket"],
-                                     Key=fields["Key"], UploadId=upload_id)
+            with contextlib.suppress(Exception):
+                await self._index.delete_one({"_id": oid})
             raise
-        return blob_id
-
-    async def _part(self, fields: Mapping[str, Any], upload_id: str, number: int,
-                    body: bytes) -> dict[str, Any]:
-        sent = await self._call("upload_part", Bucket=fields["Bucket"], Key=fields["Key"],
-                                UploadId=upload_id, PartNumber=number, Body=body)
-        return {"ETag": sent["ETag"], "PartNumber": number}
+        done = await self._index.update_one(
+            {"_id": oid, PENDING: True},
+            {"$set": {"length": length, "uploadDate": utcnow()}, "$unset": {PENDING: ""}})
+        if not done.matched_count:  # deleted while uploading (its job was): so are its bytes
+            await self.bucket.delete([key])
+        return str(oid)
 
     async def get(self, blob_id: str) -> bytes:
-        got = await self._get_object(blob_id)
-        try:
-            return await asyncio.to_thread(got["Body"].read)
-        finally:
-            got["Body"].close()
+        return b"".join([piece async for piece in await self.open_stream(blob_id)])
 
     async def open_stream(self, blob_id: str) -> BlobStream:
-        got = await self._get_object(blob_id)
-        body = got["Body"]
-
-        async def close() -> None:
-            body.close()
-
-        return BlobStream(_info(blob_id, got, "ContentLength"),
-                          partial(asyncio.to_thread, body.read, READ_SIZE), close)
+        info = await self.info(blob_id)
+        read, close = await self.bucket.open(self.bucket.key(info.id))
+        return BlobStream(info, read, close)
 
     async def info(self, blob_id: str) -> BlobInfo:
-        if not blob_id:
-            raise NotFound("blob '' does not exist")
-        head = await self._call("head_object", Bucket=self.where.bucket, Key=self._key(blob_id))
-        return _info(blob_id, head, "ContentLength")
+        oid = parse_object_id(blob_id)
+        doc = None if oid is None else await self._index.find_one({"_id": oid, **_DONE})
+        if doc is None:
+            raise NotFound(f"blob {blob_id!r} does not exist")
+        return BlobInfo(id=str(doc["_id"]), length=int(doc["length"]),
+                        filename=str(doc["filename"]), content_type=str(doc["content_type"]),
+                        uploaded_at=doc["uploadDate"], metadata=dict(doc["metadata"]))
 
     async def exists(self, blob_id: str) -> bool:
-        try:
-            await self.info(blob_id)
-        except NotFound:
-            return False
-        return True
+        oid = parse_object_id(blob_id)
+        return oid is not None and await self._index.find_one({"_id": oid, **_DONE},
+                                                               {"_id": 1}) is not None
 
     async def delete(self, blob_id: str) -> None:
-        if blob_id:
-            with contextlib.suppress(NotFound):  # S3 deletes are idempotent; some servers 404
-                await self._call("delete_object", Bucket=self.where.bucket,
-                                 Key=self._key(blob_id))
+        await self.delete_many([blob_id])
 
     async def delete_many(self, blob_ids: Iterable[str]) -> None:
-        keys = [{"Key": self._key(b)} for b in blob_ids if b]
-        for start in range(0, len(keys), DELETE_BATCH):
-            await self._call("delete_objects", Bucket=self.where.bucket,
-                             Delete={"Objects": keys[start:start + DELETE_BATCH],
-                                     "Quiet": True})
+        oids = [oid for oid in map(parse_object_id, blob_ids) if oid is not None]
+        if oids:
+            await self._index.delete_many({"_id": {"$in": oids}})
+            await self.bucket.delete([self.bucket.key(str(oid)) for oid in oids])
 
     async def delete_where(self, *, keep: str | None = None, **metadata: Any) -> int:
         return await self.delete_matching(metadata, keep=keep)
 
     async def delete_matching(self, metadata: Mapping[str, Any], *,
                               keep: str | None = None) -> int:
-        if not metadata:
-            raise ValueError("delete_where needs at least one metadata field")
-        listing = listing_for(metadata)
-        doomed = []
-        for prefix in listing.prefixes:
-            async for blob_id, _ in self._list(prefix):
-                if blob_id == keep:
-                    continue
-                if listing.residual and not matches(await self._metadata(blob_id),
-                                                    listing.residual):
-                    continue
-                doomed.append(blob_id)
-        await self.delete_many(doomed)
-        return len(doomed)
+        query = metadata_query(metadata)
+        kept = parse_object_id(keep) if keep is not None else None
+        if kept is not None:
+            query["_id"] = {"$ne": kept}
+        ids = [str(doc["_id"]) async for doc in self._index.find(query, {"_id": 1})]
+        await self.delete_many(ids)
+        return len(ids)
 
     async def owned(self, owner_field: str, stored_before: datetime,
                     ) -> AsyncIterator[tuple[str, Any]]:
-        async for blob_id, modified in self._list(f"{owner_field}/"):
-            owner = owner_of(blob_id, owner_field)
-            if owner is not None and modified < stored_before:
-                yield blob_id, parse_object_id(owner) or owner
+        found = self._index.find({"uploadDate": {"$lt": stored_before},
+                                  f"metadata.{owner_field}": {"$exists": True}},
+                                 {"_id": 1, f"metadata.{owner_field}": 1})
+        async for blob in found:
+            yield str(blob["_id"]), blob["metadata"][owner_field]
 
     async def remove_abandoned_uploads(self, grace: timedelta) -> int:
-        """Multipart uploads a killed process never completed nor aborted (their parts are
-        stored, and billed, until someone aborts them), once older than ``grace``."""
-        cutoff, removed = utcnow() - grace, 0
-        marker: dict[str, str] = {}
-        while True:
-            page = await self._call("list_multipart_uploads", Bucket=self.where.bucket,
-                                    Prefix=self.where.prefix, **marker)
-            for upload in page.get("Uploads", []):
-                if upload["Initiated"] < cutoff:
-                    with contextlib.suppress(NotFound):
-                        await self._call("abort_multipart_upload", Bucket=self.where.bucket,
-                                         Key=upload["Key"], UploadId=upload["UploadId"])
-                        removed += 1
-            if not page.get("IsTruncated"):
-                return removed
-            marker = {"KeyMarker": page["NextKeyMarker"],
-                      "UploadIdMarker": page["NextUploadIdMarker"]}
+        """Entries still pending ``grace`` after their upload began (the id's time): their
+        process died; its multipart upload is aborted (parts are stored, and billed, until
+        someone does), any object removed, then the entry."""
+        cutoff = ObjectId.from_datetime(utcnow() - grace)
+        removed = 0
+        async for doc in self._index.find({PENDING: True, "_id": {"$lt": cutoff}}, {"_id": 1}):
+            key = self.bucket.key(str(doc["_id"]))
+            await self.bucket.abort_uploads(key)
+            await self.bucket.delete([key])
+            removed += (await self._index.delete_one({"_id": doc["_id"]})).deleted_count
+        return removed
 
-    async def _list(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
-        token: dict[str, str] = {}
-        while True:
-            page = await self._call("list_objects_v2", Bucket=self.where.bucket,
-                                    Prefix=self.where.prefix + prefix, **token)
-            for item in page.get("Contents", []):
-                yield item["Key"][len(self.where.prefix):], item["LastModified"]
-            if not page.get("IsTruncated"):
-                return
-            token = {"ContinuationToken": page["NextContinuationToken"]}
-
-    async def _metadata(self, blob_id: str) -> dict[str, Any]:
-        try:
-            return (await self.info(blob_id)).metadata
-        except NotFound:
-            return {}
-
-    async def _get_object(self, blob_id: str) -> dict[str, Any]:
-        if not blob_id:
-            raise NotFound("blob '' does not exist")
-        got: dict[str, Any] = await self._call("get_object", Bucket=self.where.bucket,
-                                               Key=self._key(blob_id))
-        return got
-
-    def presigned_download(self, blob_id: str, seconds: int, filename_header: str,
+    def presigned_download(self, blob_id: str, seconds: int, disposition: str,
                            content_type: str) -> str:
         """A URL that downloads the blob for ``seconds`` with these response headers (the
         API redirects to it when BLOB_DOWNLOAD_REDIRECT_SECONDS allows)."""
-        url: str = self._client.generate_presigned_url(
-            "get_object", ExpiresIn=seconds,
-            Params={"Bucket": self.where.bucket, "Key": self._key(blob_id),
-                    "ResponseContentDisposition": filename_header,
-                    "ResponseContentType": content_type})
-        return url
-
-
-def _info(blob_id: str, head: Mapping[str, Any], length_field: str) -> BlobInfo:
-    user = head.get("Metadata", {})
-    return BlobInfo(
-        id=blob_id,
-        length=int(head[length_field]),
-        filename=unquote(user.get("filename", "")),
-        content_type=str(head.get("ContentType", "application/octet-stream")),
-        uploaded_at=head["LastModified"],
-        metadata=dict(json_util.loads(user.get("meta", "{}"))),
-    )
+        return self.bucket.presigned_get(self.bucket.key(blob_id), seconds, disposition,
+                                         content_type)
