@@ -25,6 +25,7 @@ PART_SIZE = 8 * 1024 * 1024
 READ_SIZE = 256 * 1024
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchUpload"}
+_CREATED = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
 
 class Bucket:
@@ -60,10 +61,23 @@ class Bucket:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in _MISSING:
                 raise ConfigError(f"bucket {self.where.bucket!r} refused us: {exc}") from None
-            region = self.where.region
-            extra = ({"CreateBucketConfiguration": {"LocationConstraint": region}}
-                     if region and region != "us-east-1" else {})
-            await self.call("create_bucket", **extra)
+        except BotoCoreError as exc:
+            raise ServiceUnavailable(f"object storage unreachable: {exc}") from None
+        else:
+            return
+        await self._create()
+
+    async def _create(self) -> None:
+        region = self.where.region
+        extra = ({"CreateBucketConfiguration": {"LocationConstraint": region}}
+                 if region and region != "us-east-1" else {})
+        try:
+            await asyncio.to_thread(self.client.create_bucket, Bucket=self.where.bucket,
+                                    **extra)
+        except ClientError as race:  # several pods starting at once: one of them creates it
+            if race.response.get("Error", {}).get("Code") not in _CREATED:
+                raise ConfigError(f"cannot create bucket {self.where.bucket!r}: "
+                                  f"{race}") from None
         except BotoCoreError as exc:
             raise ServiceUnavailable(f"object storage unreachable: {exc}") from None
 

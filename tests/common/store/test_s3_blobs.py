@@ -3,17 +3,22 @@ presigned downloads (moto's S3 server, started by the tests)."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from bson import ObjectId, json_util
 
-from common.errors import ConfigError
+from common.errors import ConfigError, ServiceUnavailable
 from common.jobs.blobs import BlobKind, video_blob
 from common.store import Store
 from common.store.ids import utcnow
 from common.store.s3_blobs import S3BlobStore
 from common.store.s3_layout import INDEX, PENDING, S3Location
+from tests.embedded import free_port
+from tests.s3_server import fresh_location
 
 
 def _s3(store: Store) -> S3BlobStore:
@@ -78,3 +83,31 @@ async def test_presigned_download_serves_the_bytes_with_our_headers(s3_store: St
     assert answer.status_code == 200 and answer.content == b"PNG bytes"
     assert answer.headers["Content-Type"] == "image/png"
     assert answer.headers["Content-Disposition"] == 'attachment; filename="r.png"'
+
+
+async def test_pods_starting_together_create_the_bucket_once(mongo_url: str,
+                                                               s3_endpoint: str) -> None:
+    where, name = fresh_location(s3_endpoint), f"test_{uuid.uuid4().hex[:16]}"
+    stores = [await Store.connect(mongo_url, name, retry_seconds=10, blobs_at=where)
+              for _ in range(3)]
+    try:
+        await asyncio.gather(*(s.ensure_indexes() for s in stores))
+        blob_id = await stores[0].blobs.put(b"x", filename="x")
+        assert await stores[2].blobs.get(blob_id) == b"x"
+    finally:
+        await stores[0].drop_database()
+        for s in stores:
+            await s.close()
+
+
+async def test_an_unreachable_store_is_a_service_outage_not_a_bad_config(
+        mongo_url: str) -> None:
+    where = S3Location(bucket="b", prefix="", endpoint_url=f"http://127.0.0.1:{free_port()}",
+                       region="us-east-1", access_key_id="k", secret_access_key="s")
+    store = await Store.connect(mongo_url, f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10,
+                                blobs_at=where)
+    try:
+        with pytest.raises(ServiceUnavailable):
+            await store.ensure_indexes()
+    finally:
+        await store.close()
