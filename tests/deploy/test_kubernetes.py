@@ -6,6 +6,7 @@ common/settings.py spells them, probe paths the API serves, queues the topology 
 
 from __future__ import annotations
 
+import base64
 import inspect
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from common.bus.rabbitmq import RabbitBus
 from common.bus.topology import STAGE_QUEUES, topology
 from common.settings import Settings
+from ingress.auth.secret import resolve_jwt_secret
 from tests.deploy.kubernetes_render import (
     OVERLAYS,
     crd_schema,
@@ -224,7 +226,11 @@ def test_dev_runs_its_own_database_and_broker_the_others_point_outside() -> None
     assert set(sets) == {"mongodb", "rabbitmq"}
     assert all(s["spec"]["replicas"] == 1 and s["spec"]["volumeClaimTemplates"]
                for s in sets.values())
-    assert "enhancer-secrets" in of_kind(dev, "Secret")
+    secret = of_kind(dev, "Secret")["enhancer-secrets"]
+    # The generated development key is one the API accepts in a distributed run.
+    key = base64.b64decode(secret["data"]["JWT_SECRET_KEY"]).decode()
+    settings = Settings(_env_file=None, jwt_secret_key=key)  # type: ignore[call-arg]
+    assert resolve_jwt_secret(settings, embedded=False) == key
     for overlay in ("cpu", "gpu"):
         objs = render(overlay)
         assert not of_kind(objs, "StatefulSet") and not of_kind(objs, "Secret")
