@@ -10,7 +10,7 @@ import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import quote_plus
 
 from pydantic import Field, ValidationError, field_validator
@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from common.errors import ConfigError
 from common.sizing import MAX_SCALE, MIN_SCALE
-from common.store.s3_layout import S3Location
+
+if TYPE_CHECKING:
+    from common.store.s3_layout import S3Location
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -230,6 +232,9 @@ class Settings(BaseSettings):
         """The object storage BLOB_STORE_URL names, or None for GridFS."""
         if not self.blob_store_url:
             return None
+        # Imported here: settings stay importable without the data layer's drivers.
+        from common.store.s3_layout import S3Location
+
         return S3Location.from_url(
             self.blob_store_url, endpoint_url=self.s3_endpoint_url or None,
             region=self.s3_region or None, access_key_id=self.aws_access_key_id or None,
