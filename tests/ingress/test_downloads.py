@@ -1,6 +1,6 @@
 """Downloads with blobs in object storage (moto's S3 server): streamed through the API by
 default, or, with BLOB_DOWNLOAD_REDIRECT_SECONDS, a 307 to a presigned URL that serves the
-same bytes, type and file name."""
+same bytes, type and file name; deleting the job empties the bucket of it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from common.runtime import Runtime
 from common.settings import Settings
 from common.store import Store
+from common.store.s3_blobs import S3BlobStore
 from tests.ingress.conftest import SignedUp, assert_download_headers, make_settings
 from tests.ingress.image_files import complete, picture, submitted_id
 
@@ -47,3 +48,12 @@ async def test_downloads_from_object_storage(client: httpx.AsyncClient, user: Si
     gone = await client.get("/api/images/65f0c0ffee0123456789abcd/original",
                             headers=user.headers)
     assert gone.status_code == 404
+    # Deleting the job removes its objects from the bucket.
+    blobs = runtime.store.blobs
+    assert isinstance(blobs, S3BlobStore)
+    listed = blobs.bucket.client.list_objects_v2(Bucket=blobs.where.bucket)
+    assert len(listed["Contents"]) == 2
+    deleted = await client.delete(f"/api/images/{image_id}", headers=user.headers)
+    assert deleted.status_code == 200, deleted.text
+    listed = blobs.bucket.client.list_objects_v2(Bucket=blobs.where.bucket)
+    assert listed.get("Contents", []) == []
