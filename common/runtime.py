@@ -59,7 +59,8 @@ async def open_runtime(
         if serves_requests:
             options.update(request_timeouts(settings.mongo_timeout_seconds))
         store = await Store.connect(
-            url, settings.mongo_db, retry_seconds=settings.startup_retry_seconds, **options
+            url, settings.mongo_db, retry_seconds=settings.startup_retry_seconds,
+            blobs_at=settings.blob_location(), **options
         )
         stack.push_async_callback(store.close)
         await store.ensure_indexes()

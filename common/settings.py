@@ -10,7 +10,7 @@ import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import quote_plus
 
 from pydantic import Field, ValidationError, field_validator
@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from common.errors import ConfigError
 from common.sizing import MAX_SCALE, MIN_SCALE
+
+if TYPE_CHECKING:
+    from common.store.s3_layout import S3Location
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -103,6 +106,19 @@ class Settings(BaseSettings):
     startup_retry_seconds: float = Field(30.0, ge=0)
 
     # Storage
+    # Where blobs (originals, chunks, results) live: empty = GridFS in the job database;
+    # "s3://bucket/prefix" = S3-compatible object storage (MinIO, Ceph RGW, AWS S3), at
+    # S3_ENDPOINT_URL (empty: AWS itself) in S3_REGION. Credentials: AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or, both empty, boto's own chain (IRSA, instance profile).
+    blob_store_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
+    # With object storage: answer downloads with a redirect to a presigned URL valid this many
+    # seconds instead of streaming through the API (0: always stream). The storage endpoint
+    # must then be reachable by clients.
+    blob_download_redirect_seconds: int = Field(0, ge=0, le=7 * 24 * 3600)
     data_dir: Path = Path("data")
     models_dir: Path = Path("models")
     # Mirror of the GitHub release files the weights are downloaded from (empty: GitHub).
@@ -214,6 +230,18 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
         return value
+
+    def blob_location(self) -> S3Location | None:
+        """The object storage BLOB_STORE_URL names, or None for GridFS."""
+        if not self.blob_store_url:
+            return None
+        # Imported here: settings stay importable without the data layer's drivers.
+        from common.store.s3_layout import S3Location
+
+        return S3Location.from_url(
+            self.blob_store_url, endpoint_url=self.s3_endpoint_url or None,
+            region=self.s3_region or None, access_key_id=self.aws_access_key_id or None,
+            secret_access_key=self.aws_secret_access_key or None)
 
     def resolved_mongo_url(self) -> str:
         if self.mongo_url:

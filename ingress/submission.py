@@ -21,7 +21,7 @@ from common.errors import PublishError, ServiceUnavailable
 from common.jobs import fields as F
 from common.jobs.status import INITIAL
 from common.messaging import publish
-from common.store.blobs import BlobStore
+from common.store.blob_port import BlobStore
 from common.store.jobs import transition
 
 log = logging.getLogger(__name__)

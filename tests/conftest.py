@@ -16,6 +16,7 @@ import pytest
 from common.errors import ServiceUnavailable
 from common.settings import Settings
 from common.store import SecantusServer, Store
+from tests.s3_server import fresh_location, moto_server
 from tests.services import unavailable
 
 
@@ -51,6 +52,34 @@ async def store(mongo_url: str) -> AsyncIterator[Store]:
     finally:
         await db.drop_database()
         await db.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-protocol server (moto's, a child process) for the session."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+async def s3_store(mongo_url: str, s3_endpoint: str) -> AsyncIterator[Store]:
+    """Like ``store``, with its blobs in a fresh bucket of the S3 test server."""
+    db = await Store.connect(mongo_url, f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10,
+                             blobs_at=fresh_location(s3_endpoint))
+    try:
+        await db.ensure_indexes()
+        yield db
+    finally:
+        await db.drop_database()
+        await db.close()
+
+
+@pytest.fixture(params=["gridfs", "s3"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """Each blob adapter in turn, for the contract tests both must pass."""
+    fixture = "store" if request.param == "gridfs" else "s3_store"
+    store: Store = request.getfixturevalue(fixture)
+    return store
 
 
 @pytest.fixture

@@ -382,3 +382,25 @@ def test_torch_builds_are_cpu_and_cuda_12() -> None:
     assert base_image
     requires = _project()["project"]["requires-python"]
     assert Requirement(f"python{requires}").specifier.contains(base_image.group(1) + ".0")
+
+
+def test_minio_is_the_object_store_of_the_s3_profile() -> None:
+    """MinIO (README, "Object storage") starts only with COMPOSE_PROFILES=s3, keeps its data
+    in a volume, takes its root user from the AWS_* variables the services sign with, and is
+    what the commented .env values point the services at."""
+    base = _services(BASE)
+    minio = base["minio"]
+    assert minio["profiles"] == ["s3"] and minio["image"].startswith("minio/minio:RELEASE.")
+    assert minio["environment"] == {"MINIO_ROOT_USER": "${AWS_ACCESS_KEY_ID:-}",
+                                    "MINIO_ROOT_PASSWORD": "${AWS_SECRET_ACCESS_KEY:-}"}
+    assert "minio_data:/data" in minio["volumes"]
+    assert "minio_data" in yaml.safe_load((ROOT / BASE).read_text())["volumes"]
+    assert minio["healthcheck"]["test"][0] == "CMD"
+    env = _dotenv()
+    assert env["BLOB_STORE_URL"] == "" and env["COMPOSE_PROFILES"] == ""  # GridFS by default
+    env_text = (ROOT / ".env").read_text()
+    assert "BLOB_STORE_URL=s3://enhancer/" in env_text
+    assert "S3_ENDPOINT_URL=http://minio:9000" in env_text
+    merged = _merged(COMPOSE_PROFILES="s3")
+    assert "minio" in merged and all(  # no stage waits on it: GridFS users never start it
+        "minio" not in merged[name].get("depends_on", {}) for name in APP_SERVICES)

@@ -1,10 +1,9 @@
-"""Periodic clean-up of what no handler will ever remove: orphaned GridFS data, old results.
+"""Periodic clean-up of what no handler will ever remove: orphaned blob data, old results.
 
-* **Orphaned GridFS chunks**: GridFS writes a file's chunks first and its ``files`` entry
-  when the upload closes, so an upload whose process was killed (the API during a large
-  upload, a stage storing a chunk) leaves chunks no file refers to. They are removed once
-  their file id (an ObjectId minted when the upload opened) is older than ``grace``, so an
-  upload still in progress is never touched.
+* **Abandoned uploads**: an upload whose process was killed (the API during a large upload,
+  a stage storing a chunk) leaves GridFS chunks no file refers to, or an S3 multipart upload
+  never completed. The blob store removes them once older than ``grace``
+  (``remove_abandoned_uploads``), so an upload still in progress is never touched.
 * **Orphaned blobs**: a blob stored for a job whose document never got in or is gone (a
   process killed between storing and inserting, or between deleting the document and its
   blobs), older than ``grace``.
@@ -20,8 +19,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-
-from bson import ObjectId
 
 from common.jobs import fields as F
 from common.jobs.cleanup import purge_image, purge_video
@@ -53,44 +50,27 @@ async def sweep(store: Store, *, grace: timedelta,
 
 
 async def _orphan_chunks(store: Store, grace: timedelta) -> int:
-    files, chunks = store.db["blobs.files"], store.db["blobs.chunks"]
-    cutoff = ObjectId.from_datetime(utcnow() - grace)
-    ids = [row["_id"] async for row in await chunks.aggregate([
-        {"$match": {"files_id": {"$lt": cutoff}}},
-        {"$group": {"_id": "$files_id"}},
-    ])]
-    removed = 0
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start:start + BATCH]
-        present = {f["_id"] async for f in files.find({"_id": {"$in": batch}}, {"_id": 1})}
-        missing = [i for i in batch if i not in present]
-        if missing:
-            removed += (await chunks.delete_many({"files_id": {"$in": missing}})).deleted_count
-    return removed
+    # GridFS chunks with no file, or S3 multipart uploads never completed: the adapter knows.
+    return await store.blobs.remove_abandoned_uploads(grace)
 
 
 async def _orphan_blobs(store: Store, grace: timedelta) -> int:
-    files = store.db["blobs.files"]
     removed = 0
     for field, jobs in (("image_id", store.images), ("video_id", store.videos)):
-        found = files.find({"uploadDate": {"$lt": utcnow() - grace},
-                            f"metadata.{field}": {"$exists": True}},
-                           {"_id": 1, f"metadata.{field}": 1})
-        batch: list[dict[str, Any]] = []
-        async for blob in found:
-            batch.append(blob)
+        batch: list[tuple[str, Any]] = []
+        async for owned in store.blobs.owned(field, utcnow() - grace):
+            batch.append(owned)
             if len(batch) >= BATCH:
-                removed += await _drop_unowned(store, jobs, field, batch)
+                removed += await _drop_unowned(store, jobs, batch)
                 batch = []
-        removed += await _drop_unowned(store, jobs, field, batch)
+        removed += await _drop_unowned(store, jobs, batch)
     return removed
 
 
-async def _drop_unowned(store: Store, jobs: Any, field: str,
-                        blobs: list[dict[str, Any]]) -> int:
-    owners = {b["metadata"][field] for b in blobs}
+async def _drop_unowned(store: Store, jobs: Any, blobs: list[tuple[str, Any]]) -> int:
+    owners = {owner for _, owner in blobs}
     alive = {d[F.ID] async for d in jobs.find({F.ID: {"$in": list(owners)}}, {F.ID: 1})}
-    orphans = [str(b["_id"]) for b in blobs if b["metadata"][field] not in alive]
+    orphans = [blob_id for blob_id, owner in blobs if owner not in alive]
     await store.blobs.delete_many(orphans)
     return len(orphans)
 

@@ -1,6 +1,7 @@
-"""Data layer: MongoDB/SecantusDB via PyMongo's async API, blobs in GridFS."""
+"""Data layer: MongoDB/SecantusDB via PyMongo's async API, blobs in GridFS or S3."""
 
-from common.store.blobs import BlobInfo, BlobStore, BlobStream
+from common.store.blob_port import BlobInfo, BlobStore, BlobStream
+from common.store.blobs import GridFSBlobStore
 from common.store.client import Store, redact_url
 from common.store.ids import parse_object_id, utcnow
 from common.store.indexes import INDEXES, email_key
@@ -10,6 +11,7 @@ from common.store.jobs import (
     get_owned,
     transition,
 )
+from common.store.s3_layout import S3Location
 from common.store.secantus import SecantusServer
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "BlobStream",
+    "GridFSBlobStore",
+    "S3Location",
     "SecantusServer",
     "Store",
     "add_progress_once",

@@ -1,65 +1,36 @@
-"""Binary payloads (originals, results, video chunks) in GridFS, referenced by id strings.
+"""The GridFS adapter of the blob port (``common.store.blob_port``): the embedded default.
 
-Job documents and messages only ever carry these ids: a document is capped at 16 MB and a
-message should carry references, never pixels. The content type lives in ``metadata``
+Binary payloads (originals, results, video chunks) live in the job database. Job
+documents and messages only ever carry these ids: a document is capped at 16 MB and a message
+should carry references, never pixels. The content type lives in ``metadata``
 because GridFS's top-level ``contentType`` field is deprecated by the GridFS spec.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from gridfs import AsyncGridFSBucket, NoFile
 from gridfs.asynchronous.grid_file import AsyncGridOut
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from common.errors import NotFound, TooLarge
-from common.store.ids import parse_object_id
+from common.store.blob_port import BlobInfo, BlobSource, BlobStream
+from common.store.ids import parse_object_id, utcnow
 
 BUCKET = "blobs"
 CHUNK_SIZE = 255 * 1024  # GridFS default: keeps each chunk document well under 16 MB
+BATCH = 500
 
-BlobSource = bytes | bytearray | memoryview | AsyncIterable[bytes]
-
-
-@dataclass(frozen=True)
-class BlobInfo:
-    id: str
-    length: int
-    filename: str
-    content_type: str
-    uploaded_at: datetime
-    metadata: dict[str, Any] = field(default_factory=dict)
+__all__ = ["BUCKET", "BlobInfo", "BlobStream", "GridFSBlobStore"]
 
 
-class BlobStream:
-    """An opened blob: ``info`` for the response headers, then ``async for`` its chunks.
-
-    Opening (``BlobStore.open_stream``) is what raises ``NotFound``, so an HTTP handler can
-    answer 404 before it has started a streaming response.
-    """
-
-    def __init__(self, grid_out: AsyncGridOut, info: BlobInfo) -> None:
-        self._out = grid_out
-        self.info = info
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            while chunk := await self._out.readchunk():
-                yield chunk
-        finally:
-            await self._out.close()
-
-    async def aclose(self) -> None:
-        await self._out.close()
-
-
-class BlobStore:
+class GridFSBlobStore:
     def __init__(self, db: AsyncDatabase[Any], bucket: str = BUCKET) -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name=bucket, chunk_size_bytes=CHUNK_SIZE)
         self._files = db[f"{bucket}.files"]
@@ -126,7 +97,7 @@ class BlobStore:
 
     async def open_stream(self, blob_id: str) -> BlobStream:
         out = await self._open(blob_id)
-        return BlobStream(out, _info(out))
+        return BlobStream(_info(out), out.readchunk, out.close)
 
     async def info(self, blob_id: str) -> BlobInfo:
         out = await self._open(blob_id)
@@ -180,6 +151,35 @@ class BlobStore:
             await self._files.delete_many({"_id": {"$in": ids}})
             await self._chunks.delete_many({"files_id": {"$in": ids}})
         return len(ids)
+
+    async def owned(self, owner_field: str, stored_before: datetime,
+                    ) -> AsyncIterator[tuple[str, Any]]:
+        found = self._files.find({"uploadDate": {"$lt": stored_before},
+                                  f"metadata.{owner_field}": {"$exists": True}},
+                                 {"_id": 1, f"metadata.{owner_field}": 1})
+        async for blob in found:
+            yield str(blob["_id"]), blob["metadata"][owner_field]
+
+    async def remove_abandoned_uploads(self, grace: timedelta) -> int:
+        """GridFS writes a file's chunks first and its ``files`` entry when the upload
+        closes, so a killed upload leaves chunks no file refers to. They go once their file
+        id (an ObjectId minted when the upload opened) is older than ``grace``, so an upload
+        still in progress is never touched."""
+        cutoff = ObjectId.from_datetime(utcnow() - grace)
+        ids = [row["_id"] async for row in await self._chunks.aggregate([
+            {"$match": {"files_id": {"$lt": cutoff}}},
+            {"$group": {"_id": "$files_id"}},
+        ])]
+        removed = 0
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start:start + BATCH]
+            present = {f["_id"] async for f in self._files.find({"_id": {"$in": batch}},
+                                                                 {"_id": 1})}
+            missing = [i for i in batch if i not in present]
+            if missing:
+                deleted = await self._chunks.delete_many({"files_id": {"$in": missing}})
+                removed += deleted.deleted_count
+        return removed
 
     async def _open(self, blob_id: str) -> AsyncGridOut:
         oid = parse_object_id(blob_id)

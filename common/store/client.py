@@ -30,8 +30,10 @@ from tenacity import (
 )
 
 from common.errors import ConfigError, ServiceUnavailable
-from common.store.blobs import BlobStore
+from common.store.blob_port import BlobStore
+from common.store.blobs import GridFSBlobStore
 from common.store.indexes import ensure_indexes
+from common.store.s3_layout import S3Location
 from common.urls import redact_url
 
 log = logging.getLogger(__name__)
@@ -56,13 +58,21 @@ def request_timeouts(seconds: float) -> dict[str, int]:
 
 
 class Store:
-    """Collections of one database plus its GridFS bucket. Build it with ``Store.connect``."""
+    """Collections of one database plus its blobs (GridFS in it, or S3-compatible object
+    storage at ``blobs_at``). Build it with ``Store.connect``."""
 
-    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, url: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, url: str,
+                 blobs_at: S3Location | None = None) -> None:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[db_name]
         self.url = redact_url(url)
-        self.blobs = BlobStore(self.db)
+        self.blobs: BlobStore
+        if blobs_at is None:
+            self.blobs = GridFSBlobStore(self.db)
+        else:
+            # Imported here: boto3 loads only in processes configured for object storage.
+            from common.store.s3_blobs import S3BlobStore
+            self.blobs = S3BlobStore(self.db, blobs_at)
 
     @classmethod
     async def connect(
@@ -72,6 +82,7 @@ class Store:
         *,
         retry_seconds: float = 30.0,
         ping_timeout: float = 5.0,
+        blobs_at: S3Location | None = None,
         **client_options: Any,
     ) -> Self:
         """Connect and wait until the server answers, retrying with backoff.
@@ -87,7 +98,7 @@ class Store:
             client: AsyncMongoClient[Doc] = AsyncMongoClient(url, **options)
         except (ConfigurationError, ValueError) as exc:
             raise ConfigError(f"invalid MongoDB URL {safe}: {exc}") from None
-        store = cls(client, db_name, url)
+        store = cls(client, db_name, url, blobs_at)
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_delay(retry_seconds),

@@ -109,6 +109,10 @@ class Health(BaseModel):
     services: Services
 
 
+class Alive(BaseModel):
+    status: Literal["alive"]
+
+
 class Worker(BaseModel):
     stage: str
     device: str | None

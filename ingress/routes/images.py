@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi import status as http_status
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from common.contracts import OUTPUT_MEDIA
 from common.errors import Conflict, ModelUnavailable, NotFound, ProcessingError
@@ -133,7 +133,7 @@ async def delete(image_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[
     {200: binary("image/*", description="the uploaded file, as uploaded")}, 401, 404, 503))
 async def download_original(
     image_id: str, user: CurrentUser, runtime: RuntimeDep
-) -> StreamingResponse:
+) -> Response:
     doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
     return await stream_blob(
         runtime,
@@ -149,7 +149,7 @@ async def download_original(
                  description="the result in its output_format")}, 401, 404, 409, 503))
 async def download_enhanced(
     image_id: str, user: CurrentUser, runtime: RuntimeDep
-) -> StreamingResponse:
+) -> Response:
     doc = await load_owned(runtime.store.images, image_id, user, NOT_FOUND)
     if doc[F.STATUS] != ImageStatus.COMPLETED or not doc.get(F.ENHANCED_BLOB):
         raise Conflict(f"La imagen mejorada aún no está disponible (estado: {doc[F.STATUS]})")

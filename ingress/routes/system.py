@@ -1,4 +1,4 @@
-"""``GET /api/health`` and ``GET /api/info``.
+"""``GET /api/health``, ``GET /api/health/live`` and ``GET /api/info``.
 
 Both are public (no token), so they show what an operator needs to see a deployment's shape:
 versions, mode, device and limits settings, live workers, which models are ready; never a path
@@ -71,6 +71,14 @@ async def health(runtime: RuntimeDep) -> JSONResponse:
         },
     }
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/health/live", response_model=None, responses=answers({200: S.Alive}))
+async def alive() -> dict[str, str]:
+    """Liveness: the process serves requests, whatever its dependencies do. An orchestrator
+    restarts a pod on this one, and takes it out of rotation on ``/api/health`` (readiness),
+    so a database outage does not restart every API pod at once."""
+    return {"status": "alive"}
 
 
 @router.get("/info", response_model=None, responses=answers({200: S.Info}))

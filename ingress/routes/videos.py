@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi import status as http_status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from common.errors import Conflict
 from common.jobs import fields as F
@@ -127,7 +127,7 @@ async def delete(video_id: str, user: CurrentUser, runtime: RuntimeDep) -> dict[
     401, 404, 503))
 async def download_original(
     video_id: str, user: CurrentUser, runtime: RuntimeDep
-) -> StreamingResponse:
+) -> Response:
     doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
     return await stream_blob(
         runtime, doc[F.ORIGINAL_BLOB], doc[F.ORIGINAL_FILENAME], None, NOT_FOUND
@@ -139,7 +139,7 @@ async def download_original(
     503))
 async def download_enhanced(
     video_id: str, user: CurrentUser, runtime: RuntimeDep
-) -> StreamingResponse:
+) -> Response:
     doc = await load_owned(runtime.store.videos, video_id, user, NOT_FOUND)
     if doc[F.STATUS] != VideoStatus.COMPLETED or not doc.get(F.ENHANCED_BLOB):
         raise Conflict(f"El video mejorado aún no está disponible (estado: {doc[F.STATUS]})")

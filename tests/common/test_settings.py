@@ -116,3 +116,22 @@ def test_webhook_events_metrics_and_log_settings(clean_env: Path,
         with pytest.raises(ConfigError, match=f"invalid setting {name}"):
             load_settings()
         monkeypatch.delenv(name)
+
+
+def test_blob_store_url_chooses_object_storage_with_the_usual_credentials(
+        clean_env: Path) -> None:
+    assert Settings().blob_location() is None  # GridFS by default
+    (clean_env / ".env").write_text(
+        "BLOB_STORE_URL=s3://media/enhancer\nS3_ENDPOINT_URL=http://minio:9000\n"
+        "AWS_ACCESS_KEY_ID=minio-user\nAWS_SECRET_ACCESS_KEY=minio-secret\n")
+    where = Settings().blob_location()
+    assert where is not None
+    assert (where.bucket, where.prefix, where.endpoint_url, where.region) == (
+        "media", "enhancer/", "http://minio:9000", "us-east-1")
+    assert (where.access_key_id, where.secret_access_key) == ("minio-user", "minio-secret")
+    (clean_env / ".env").write_text("BLOB_STORE_URL=s3://media/\n")
+    where = Settings().blob_location()
+    assert where is not None and where.access_key_id is None and where.endpoint_url is None
+    (clean_env / ".env").write_text("BLOB_STORE_URL=/var/blobs\n")
+    with pytest.raises(ConfigError, match="BLOB_STORE_URL"):
+        Settings().blob_location()

@@ -96,6 +96,9 @@ async def test_health_is_degraded_503_when_the_broker_is_down(runtime: Runtime) 
     assert body["status"] == "degraded"
     assert body["services"]["broker"] == "unavailable (in-process)"
     assert body["services"]["mongodb"] == "ok"
+    # Liveness does not follow the dependencies: a broker outage restarts no pod.
+    live = await _get(runtime, "/api/health/live")
+    assert (live.status_code, live.json()) == (200, {"status": "alive"})
 
 
 # pymongo leaks a socket when a client closes while reconnecting (PYTHON-5867).
@@ -118,6 +121,8 @@ async def test_health_is_degraded_503_while_the_database_is_down(tmp_path: Path)
         assert body["services"]["mongodb"] == "unavailable"
         assert body["services"]["gpu"] == "unknown (database unavailable)"
         assert body["services"]["models"] == "unknown (database unavailable)"
+        live = await _get(runtime, "/api/health/live")  # a database outage restarts no pod
+        assert (live.status_code, live.json()) == (200, {"status": "alive"})
 
         await server.start()  # the same data directory and port: the client reconnects
         for _ in range(60):

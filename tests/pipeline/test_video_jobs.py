@@ -6,13 +6,14 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from bson import ObjectId
+from bson import ObjectId, json_util
 
 from common.bus.memory import MemoryBus
 from common.contracts import ChunkReady, ChunkUpscaled, VideoSubmitted
 from common.messaging import publish
 from common.settings import Settings
 from common.store import Store
+from common.store.s3_blobs import S3BlobStore
 from pipeline.decode.stage import STAGE as DECODE
 from pipeline.encode.stage import STAGE as ENCODE
 from pipeline.upscale.stage import STAGE as UPSCALE
@@ -192,3 +193,41 @@ async def test_not_a_video_fails_at_decode_without_retries(store: Store, tmp_pat
         dead = await bus.dead_letters("decode")
     assert video["status"] == "error" and "no soportado" in video["error_message"]
     assert [d.headers["x-death-reason"] for d in dead] == ["rejected"]
+
+
+async def test_job_on_object_storage_leaves_nothing_in_gridfs(s3_store: Store, tmp_path: Path,
+                                                              anime_models: Path) -> None:
+    """BLOB_STORE_URL → the S3 test server (moto): every byte of the job, originals,
+    intermediates and result, goes through object storage, none through GridFS."""
+    blobs = s3_store.blobs
+    assert isinstance(blobs, S3BlobStore)
+    client = blobs.bucket.client
+    # Versioning keeps a trace of every object ever written, temporaries deleted included.
+    client.put_bucket_versioning(Bucket=blobs.where.bucket,
+                                 VersioningConfiguration={"Status": "Enabled"})
+    source = make_clip(tmp_path / "s3.mp4", frames=12, gop=4)
+    settings = video_settings(tmp_path, anime_models, video_chunk_seconds=0.12)
+    message = await create_job(s3_store, source, scale=2)
+    async with running_stages(s3_store, settings, [DECODE, UPSCALE, ENCODE]) as runtime:
+        await publish(runtime.bus, message)
+        video = await wait_for_status(s3_store, message.video_id, {"completed", "error"})
+    assert video["status"] == "completed", video.get("error_message")
+    assert video["frames_processed"] == video["frame_count"] == 12
+    output = tmp_path / "out.mkv"
+    output.write_bytes(await blobs.get(video["enhanced_blob"]))
+    assert len(frame_times(output)) == 12 and timing_error(source, output) <= MS
+    assert audio_packets_md5(output) == audio_packets_md5(source)
+    # Nothing of the job in GridFS, not even a chunk of a killed upload.
+    for collection in ("blobs.files", "blobs.chunks"):
+        assert await s3_store.db[collection].count_documents({}) == 0
+    # Every kind of blob the job made went through the bucket; only two are left.
+    def kind(key: str, version: str) -> str:
+        head = client.head_object(Bucket=blobs.where.bucket, Key=key, VersionId=version)
+        return str(json_util.loads(head["Metadata"]["meta"])["kind"])
+
+    versions = client.list_object_versions(Bucket=blobs.where.bucket).get("Versions", [])
+    written = {kind(v["Key"], v["VersionId"]) for v in versions}
+    assert written == {"original", "chunk", "upscaled", "encoded", "enhanced"}
+    live = client.list_objects_v2(Bucket=blobs.where.bucket)["Contents"]
+    assert {blobs.where.prefix + video[f] for f in ("original_blob", "enhanced_blob")} == {
+        o["Key"] for o in live}

@@ -48,3 +48,19 @@ async def test_purge_image(store: Store) -> None:
     assert await store.db["blobs.files"].count_documents({"metadata.image_id": other}) == 2
     # Job ids are stored as ObjectIds: the text form matches nothing.
     assert await store.db["blobs.files"].count_documents({"metadata.image_id": str(other)}) == 0
+
+
+async def test_purge_and_temporaries_remove_objects_in_s3(s3_store: Store) -> None:
+    video, kept = ObjectId(), ObjectId()
+    blobs = await _video_with_everything(s3_store, video)
+    others = await _video_with_everything(s3_store, kept)
+    assert await remove_video_temporaries(s3_store, video) == 3
+    left = {kind for kind, blob in blobs.items() if await s3_store.blobs.exists(blob)}
+    assert left == {BlobKind.ORIGINAL, BlobKind.ENHANCED}
+    assert await purge_video(s3_store, video) == 2
+    assert [await s3_store.blobs.exists(b) for b in blobs.values()] == [False] * len(BlobKind)
+    assert [await s3_store.blobs.exists(b) for b in others.values()] == [True] * len(BlobKind)
+    image = ObjectId()
+    result = await s3_store.blobs.put(b"r", filename="r",
+                                      metadata=image_blob(image, BlobKind.ENHANCED))
+    assert await purge_image(s3_store, image) == 1 and not await s3_store.blobs.exists(result)

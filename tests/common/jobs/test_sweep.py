@@ -1,9 +1,11 @@
 """The periodic sweep (common.jobs.sweep) on a real SecantusDB: orphaned GridFS chunks and
 blobs older than the grace period go, anything in progress or owned stays; completed jobs
-past RESULT_RETENTION_DAYS go with their blobs, newer or unfinished ones stay."""
+past RESULT_RETENTION_DAYS go with their blobs, newer or unfinished ones stay. Orphans and
+retention also on S3 blobs (moto's server)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from bson import Binary, ObjectId
@@ -56,7 +58,20 @@ async def test_orphans_older_than_the_grace_go_and_nothing_else(store: Store) ->
     assert await sweep(store, grace=GRACE, retention_days=None) == Swept()  # idempotent
 
 
-async def test_results_past_the_retention_go_with_their_blobs(store: Store) -> None:
+async def test_orphaned_objects_in_s3_go_after_the_grace(s3_store: Store) -> None:
+    owned_id, owned = await _job(s3_store, "video", "processing", None)
+    stray = await s3_store.blobs.put(b"s" * 10, filename="c.nut",
+                                     metadata={"video_id": ObjectId(), "kind": "chunk"})
+    assert await sweep(s3_store, grace=GRACE, retention_days=None) == Swept()  # all young
+    await asyncio.sleep(0.01)  # past the millisecond the index entries were stored in
+    swept = await sweep(s3_store, grace=timedelta(0), retention_days=None)
+    assert swept == Swept(orphan_blobs=1)
+    assert not await s3_store.blobs.exists(stray) and await s3_store.blobs.exists(owned)
+    assert await s3_store.videos.count_documents({"_id": owned_id}) == 1
+
+
+async def test_results_past_the_retention_go_with_their_blobs(any_store: Store) -> None:
+    store = any_store
     old_image, old_image_blob = await _job(store, "image", "completed", 10)
     old_video, old_video_blob = await _job(store, "video", "completed", 8)
     recent, recent_blob = await _job(store, "image", "completed", 1)
