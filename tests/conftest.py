@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,19 +41,24 @@ def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop_sync()
 
 
-@pytest.fixture
-async def store(mongo_url: str) -> AsyncIterator[Store]:
-    """A ``Store`` on a database of its own (indexes created), dropped afterwards.
-
-    Function-scoped: the ``AsyncMongoClient`` must live in the loop of the test using it.
-    """
-    db = await Store.connect(mongo_url, f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10)
+@asynccontextmanager
+async def fresh_store(mongo_url: str, **options: Any) -> AsyncIterator[Store]:
+    """A ``Store`` on a database of its own (indexes created), dropped afterwards."""
+    db = await Store.connect(mongo_url, f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10,
+                             **options)
     try:
         await db.ensure_indexes()
         yield db
     finally:
         await db.drop_database()
         await db.close()
+
+
+@pytest.fixture
+async def store(mongo_url: str) -> AsyncIterator[Store]:
+    """Function-scoped: the ``AsyncMongoClient`` must live in the loop of the test using it."""
+    async with fresh_store(mongo_url) as db:
+        yield db
 
 
 @pytest.fixture(scope="session")
@@ -64,14 +71,8 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 async def s3_store(mongo_url: str, s3_endpoint: str) -> AsyncIterator[Store]:
     """Like ``store``, with its blobs in a fresh bucket of the S3 test server."""
-    db = await Store.connect(mongo_url, f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10,
-                             blobs_at=fresh_location(s3_endpoint))
-    try:
-        await db.ensure_indexes()
+    async with fresh_store(mongo_url, blobs_at=fresh_location(s3_endpoint)) as db:
         yield db
-    finally:
-        await db.drop_database()
-        await db.close()
 
 
 @pytest.fixture(params=["gridfs", "s3"])

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from bson import ObjectId
 
-from common.errors import NotFound, TooLarge
+from common.errors import TooLarge
 from common.store import Store
 
 BIG = 32 * 1024 * 1024 + 12345  # not a multiple of the chunk size: the last chunk is partial
@@ -81,18 +81,6 @@ async def test_failing_source_leaves_nothing(store: Store) -> None:
     with pytest.raises(ConnectionResetError):
         await store.blobs.put(broken(), filename="f")
     assert await store.db["blobs.chunks"].count_documents({}) == 0
-
-
-@pytest.mark.parametrize("blob_id", [str(ObjectId()), "not-an-id", ""])
-async def test_missing_blob_is_not_found(store: Store, blob_id: str) -> None:
-    with pytest.raises(NotFound):
-        await store.blobs.get(blob_id)
-    with pytest.raises(NotFound):
-        await store.blobs.info(blob_id)
-    with pytest.raises(NotFound):
-        await store.blobs.open_stream(blob_id)
-    assert not await store.blobs.exists(blob_id)
-    await store.blobs.delete(blob_id)  # idempotent: no error
 
 
 async def test_delete_removes_file_and_chunks(store: Store) -> None:
