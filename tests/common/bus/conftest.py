@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 
@@ -21,6 +22,7 @@ from tests.common.bus.support import (
     delete_namespace,
     rabbitmq_reachable,
 )
+from tests.conftest import fresh_store
 from tests.services import unavailable
 
 
@@ -30,19 +32,18 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
     namespace = f"test-{uuid.uuid4().hex[:10]}"
     made: list[Bus] = []
     broker = MemoryBroker()
-    # The database adapter's: one database for all the buses of a test.
-    mongo_url = request.getfixturevalue("mongo_url") if request.param == "database" else ""
-    store: Store | None = None
     if request.param == "rabbitmq" and not await rabbitmq_reachable():
         unavailable("RabbitMQ")
+    resources = AsyncExitStack()
+    # The database adapter's: one database for all the buses of a test.
+    store: Store | None = None
+    if request.param == "database":
+        store = await resources.enter_async_context(
+            fresh_store(request.getfixturevalue("mongo_url")))
 
     async def make(*, close_timeout: float = 5.0, prefetch: int = 1) -> Bus:
-        nonlocal store
         bus: Bus
-        if request.param == "database":
-            if store is None:
-                store = await Store.connect(mongo_url,
-                                            f"test_{uuid.uuid4().hex[:16]}", retry_seconds=10)
+        if store is not None:
             bus = DatabaseBus(store.db, delivery_limit=DELIVERY_LIMIT, namespace=namespace,
                               close_timeout=close_timeout, poll_seconds=0.2)
         elif request.param == "memory":
@@ -72,9 +73,7 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[MakeBus]:
             await bus.close()
         if request.param == "rabbitmq":
             await delete_namespace(namespace)
-        if store is not None:
-            await store.drop_database()
-            await store.close()
+        await resources.aclose()
 
 
 @pytest.fixture
