@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.contracts import ChunkReady, ChunkUpscaled
+from common.errors import InvalidInput, PermanentFailure
 from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
@@ -95,9 +96,7 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
         flush()
         made = writer.close()
     if not made["frames"]:
-        from common.errors import InvalidInput
-
-        raise InvalidInput(f"chunk {in_path.name} holds no frames")
+        raise InvalidInput("el fragmento no contiene frames")
     return {**made, "writer_wait_s": round(writer.waited_seconds, 3)}
 
 
@@ -140,6 +139,8 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                 made = await run_stoppable(engine.chunk_executor, functools.partial(
                     upscale_chunk, source, target, enhance,
                     runtime.settings.video_batch_frames, stop, progress.reached), stop)
+            except InvalidInput as exc:  # the stored chunk reads the same way every time
+                raise PermanentFailure(f"fragmento {msg.chunk_index}: {exc}") from exc
             finally:
                 await progress.settled()
             enhanced = time.perf_counter()

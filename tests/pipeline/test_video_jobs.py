@@ -161,10 +161,14 @@ async def test_poison_chunk_fails_the_job_and_is_dead_lettered(
         done = await wait_for_status(store, healthy.video_id, {"error", "completed"})
         await eventually(lambda: _drained(bus), within=60)
     assert failed["status"] == "error"
-    assert "Error al procesar el video" in failed["error_message"]
-    assert "2 veces" in failed["error_message"]  # limit 3: two handler attempts, one kept back
+    # A stored chunk that cannot be read fails the same way every time: on the first attempt,
+    # saying which chunk and why, and naming no file of the worker's disk.
+    assert failed["error_message"] == (
+        "Error al procesar el video: fragmento 1: el fragmento no se puede leer "
+        "(Invalid data found when processing input)")
     dead = await bus.dead_letters("upscale")
     assert [d.message_id for d in dead] == [f"video:{poisoned.video_id}:chunk:1:ready"]
+    assert [d.headers["x-death-reason"] for d in dead] == ["rejected"]
     assert done["status"] == "completed" and done["frames_processed"] == 8
     assert await temp_blob_count(store, poisoned.video_id) == 0
     assert await store.chunks.count_documents({"video_id": ObjectId(poisoned.video_id)}) == 0
