@@ -136,11 +136,14 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             # The chunk's own thread reads, batches and writes; only the model runs on the
             # engine thread.
             try:
-                made = await run_stoppable(engine.chunk_executor, functools.partial(
-                    upscale_chunk, source, target, enhance,
-                    runtime.settings.video_batch_frames, stop, progress.reached), stop)
+                async with asyncio.timeout(_own_deadline(stop)):
+                    made = await run_stoppable(engine.chunk_executor, functools.partial(
+                        upscale_chunk, source, target, enhance,
+                        runtime.settings.video_batch_frames, stop, progress.reached), stop)
             except InvalidInput as exc:  # the stored chunk reads the same way every time
                 raise PermanentFailure(f"fragmento {msg.chunk_index}: {exc}") from exc
+            except TimeoutError as exc:
+                raise PermanentFailure(_too_slow(msg.chunk_index)) from exc
             finally:
                 await progress.settled()
             enhanced = time.perf_counter()
@@ -178,6 +181,27 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                             msg.chunk_index + runtime.settings.video_chunks_in_flight,
                             model_type=msg.model_type, scale=msg.scale,
                             face_enhance=msg.face_enhance)
+
+
+# The handler stops itself this long before the runner's deadline (a tenth of what is left,
+# a second at least: the engine thread finishes its batch first), so that a chunk too long
+# for the time per message fails its video at once: the same chunk on the same worker would
+# time out again on every redelivery.
+_DEADLINE_MARGIN = 0.1
+
+
+def _own_deadline(stop: StopToken) -> float | None:
+    """Seconds the enhancement may take: the message's time, less a margin (None: no limit)."""
+    if stop.deadline is None:
+        return None
+    left = stop.deadline - time.monotonic()
+    return max(0.0, left - max(1.0, _DEADLINE_MARGIN * left))
+
+
+def _too_slow(index: int) -> str:
+    return (f"fragmento {index}: no terminó en el tiempo máximo por mensaje; reduzca "
+            "VIDEO_CHUNK_MAX_FRAMES o aumente BUS_CONSUMER_TIMEOUT_SECONDS (y el "
+            "consumer_timeout del broker a la par)")
 
 
 async def count_frames(runtime: Runtime, video_id: ObjectId, index: int, reached: int,
