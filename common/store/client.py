@@ -60,8 +60,9 @@ def request_timeouts(seconds: float) -> dict[str, int]:
 # What "acknowledged" means here: on a majority of the replica set, in its journal. At their
 # default write concern MongoDB and SecantusDB answer before the journal reaches the disk, so
 # a registration, a login session or an accepted job the user was just told about could
-# vanish in a crash of the database (SecantusDB: 4 of 4 writes lost when killed at once).
-# A standalone server takes "majority" as itself.
+# vanish in a crash of the database (SecantusDB killed right after a few writes lost them in
+# every run of tests/common/store/test_client.py without this). A standalone server takes
+# "majority" as itself.
 DURABLE_WRITES: dict[str, Any] = {"w": "majority", "journal": True}
 
 
