@@ -7,6 +7,7 @@ context appended as ``[job_id=… kind=… stage=… chunk=…]``. The context l
 each handler (``pipeline/runner.py``) and the API binds ``job_id`` and ``kind`` once it
 creates a job, so handlers log as usual and every line about a job carries its id, in every
 process: ``grep <job id>`` follows it through the API, decode, upscale, encode and webhooks.
+A credential in a URL's query (``?ticket=``) is written as ``[oculto]``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -50,6 +52,38 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+# Credentials that may travel in a URL's query (an EventSource ticket; the others are names
+# clients put tokens under): their values never reach a log line, whoever writes the URL
+# (uvicorn's access log writes each request's path and query).
+_QUERY_CREDENTIAL = re.compile(
+    r"([?&](?:ticket|token|access_token|refresh_token|api_key)=)[^&#\s\"']*", re.IGNORECASE)
+REDACTED = "[oculto]"
+
+
+def redact(text: str) -> str:
+    return _QUERY_CREDENTIAL.sub(rf"\1{REDACTED}", text)
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        # On the whole message: a URL may come as any object (httpx logs its URL type).
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: logging reports it at emit
+            return True
+        if (clean := redact(message)) != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def protect_access_log() -> None:
+    """Redact on uvicorn's access logger itself, so its lines are clean whatever handlers a
+    deployment gives it (uvicorn's own logging config stops them reaching the root's)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactFilter) for f in access.filters):
+        access.addFilter(_RedactFilter())
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -82,6 +116,8 @@ def configure(level: str, fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_ContextFilter())
+    handler.addFilter(_RedactFilter())
+    protect_access_log()
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

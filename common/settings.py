@@ -176,7 +176,8 @@ class Settings(BaseSettings):
     # Progress events (SSE): how often a stream reads its job's document.
     events_poll_seconds: float = Field(0.5, gt=0, le=10)
 
-    # Prometheus: /metrics wants "Authorization: Bearer <METRICS_TOKEN>" when set; a stage
+    # Prometheus: /metrics wants "Authorization: Bearer <METRICS_TOKEN>" when set (unset: the
+    # API's /metrics answers loopback clients only, its port being the published one); a stage
     # process serves its own metrics on METRICS_PORT (0: none; the API serves /metrics on
     # API_PORT).
     metrics_token: str = ""

@@ -55,6 +55,20 @@ def check_output_budget(width: int, height: int, max_pixels: int) -> None:
     check_budget(width, height, max_pixels, "La imagen de salida")
 
 
+# The widest side each output format's encoder can write (libwebp: 16383, libjpeg: 65500;
+# PNG's 2^31-1 is past any budget). Past it the encoder fails every time, after the model ran.
+FORMAT_MAX_SIDE = {"webp": 16383, "jpeg": 65500}
+
+
+def check_output_format(width: int, height: int, output_format: str) -> None:
+    """Refuse (400) an output its format cannot hold, before any work is done."""
+    limit = FORMAT_MAX_SIDE.get(output_format.lower())
+    if limit is not None and max(width, height) > limit:
+        raise InvalidInput(
+            f"La imagen de salida ({width}x{height}) supera el máximo de {limit} píxeles por "
+            f"lado del formato {output_format.upper()}; use output_format png o un tamaño menor")
+
+
 def planned_size(width: int, height: int, scale: int, output_width: int | None,
                  output_height: int | None, *, max_input_pixels: int | None = None,
                  max_output_pixels: int | None = None) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from common.jobs.notices import FinishedWaiters
+from common.logs import protect_access_log
 from common.runtime import Runtime
 from common.version import VERSION
 from ingress.auth.tokens import TokenIssuer
@@ -26,6 +27,7 @@ def create_app(runtime: Runtime, *, jwt_secret: str) -> FastAPI:
     app = create_documented_app(title="Image Enhancer API", version=VERSION,
                                 debug=settings.api_debug)
     app.state.runtime = runtime
+    protect_access_log()  # event-stream tickets travel in the query string
     app.state.token_issuer = TokenIssuer(
         secret=jwt_secret,
         issuer=settings.jwt_issuer,

@@ -19,6 +19,7 @@ from starlette.routing import Match
 from common import errors
 
 log = logging.getLogger(__name__)
+NO_SUCH_PATH = "Ruta no encontrada"  # a path no route serves (Starlette says "Not Found")
 
 _STATUS: tuple[tuple[type[errors.EnhancerError], int], ...] = (
     (errors.TooLarge, 413),
@@ -129,6 +130,8 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         if request.method == "OPTIONS":  # what this path supports (RFC 9110, 9.3.7)
             return Response(status_code=204, headers=headers)
         return error_response(405, "Método no permitido", headers)
+    if exc.status_code == 404 and exc.detail == "Not Found":  # the router's: no such path
+        return error_response(404, NO_SUCH_PATH, headers)
     return error_response(exc.status_code, str(exc.detail), headers)
 
 

@@ -26,6 +26,7 @@ from common.jobs.chunks import blob_field, chunk_filter
 from common.jobs.cleanup import remove_video_temporaries
 from common.jobs.lifecycle import ended, keep_if_claimed
 from common.jobs.status import VIDEO_ACTIVE, VIDEO_ERROR_PREFIX, VideoStatus
+from common.media.errors import without_paths
 from common.messaging import publish
 from common.runtime import Runtime
 from common.store.client import Store
@@ -80,7 +81,7 @@ async def drop_if_cancelled(runtime: Runtime, video_id: ObjectId) -> bool:
 async def fail_video(runtime: Runtime, video_id: ObjectId, reason: str) -> None:
     """Move the job to ``error`` with a readable message and remove its temporary blobs."""
     moved = await transition(runtime.store.videos, video_id, VIDEO_ACTIVE, VideoStatus.ERROR,
-                             {F.ERROR_MESSAGE: reason[:1000]})
+                             {F.ERROR_MESSAGE: without_paths(reason)[:1000]})
     if moved:
         log.warning("video %s failed: %s", video_id, reason)
     doc = await runtime.store.videos.find_one({F.ID: video_id},

@@ -404,3 +404,20 @@ def test_minio_is_the_object_store_of_the_s3_profile() -> None:
     merged = _merged(COMPOSE_PROFILES="s3")
     assert "minio" in merged and all(  # no stage waits on it: GridFS users never start it
         "minio" not in merged[name].get("depends_on", {}) for name in APP_SERVICES)
+
+
+def test_mongodb_runs_as_a_single_node_replica_set() -> None:
+    # The services write with w: "majority" (common/store/client.py); compose's MongoDB is a
+    # one-member set so that means journaled on the set. No Docker engine here: the script
+    # is checked for syntax and for what it passes to mongod, not run.
+    mongodb = _services(BASE)["mongodb"]
+    script = "/usr/local/bin/mongodb-replica.sh"
+    assert mongodb["entrypoint"] == ["bash", script]
+    assert f"./scripts/mongodb-replica.sh:{script}:ro" in mongodb["volumes"]
+    assert mongodb["healthcheck"]["test"] == ["CMD", "bash", script, "health"]
+    source = ROOT / "scripts" / "mongodb-replica.sh"
+    assert subprocess.run(["bash", "-n", str(source)], capture_output=True).returncode == 0
+    text = source.read_text()
+    assert "args=(mongod --replSet rs0 --bind_ip_all)" in text
+    assert 'rs.initiate({_id: "rs0", members: [{_id: 0, host: "127.0.0.1:27017"}]})' in text
+    assert 'exec docker-entrypoint.sh "${args[@]}"' in text

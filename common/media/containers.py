@@ -15,6 +15,7 @@ from typing import Any
 import av
 
 from common.errors import InvalidInput, UnsupportedFormat
+from common.media.errors import media_reason
 
 # Container name (ours, recorded on the job) → FFmpeg demuxer to pin.
 DEMUXERS: dict[str, str] = {
@@ -67,4 +68,4 @@ def open_input(path: Path, container: str | None = None) -> Any:
     except KeyError:
         raise UnsupportedFormat(f"Formato de video no soportado: {name}") from None
     except (av.FFmpegError, ValueError, OSError) as exc:
-        raise InvalidInput(f"El archivo no es un video válido: {exc}") from None
+        raise InvalidInput(f"El archivo no es un video válido: {media_reason(exc)}") from None

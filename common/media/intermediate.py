@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from common.errors import InvalidInput
+from common.media.errors import media_reason
 
 # 8-bit layouts FFV1 stores natively; anything else is converted to RGB (bgr0).
 NATIVE_FORMATS = frozenset({"yuv420p", "yuv422p", "yuv444p", "gray", "bgr0"})
@@ -78,16 +79,16 @@ def read_frames(path: Path) -> Iterator[tuple[av.VideoFrame, int, Fraction]]:
         media: Any = av.open(str(path), mode="r", format="nut",
                              options={"protocol_whitelist": "file", "format_whitelist": "nut"})
     except (av.FFmpegError, ValueError) as exc:
-        raise InvalidInput(f"chunk file is not readable: {exc}") from None
+        raise InvalidInput(f"el fragmento no se puede leer ({media_reason(exc)})") from None
     with media:
         if not media.streams.video:
-            raise InvalidInput("chunk file has no video stream")
+            raise InvalidInput("el fragmento no tiene pista de video")
         stream = media.streams.video[0]
         time_base = Fraction(stream.time_base)
         try:
             for frame in media.decode(stream):
                 if frame.pts is None:
-                    raise InvalidInput("chunk frame without a timestamp")
+                    raise InvalidInput("el fragmento tiene un frame sin marca de tiempo")
                 yield frame, int(frame.pts), time_base
         except av.FFmpegError as exc:
-            raise InvalidInput(f"chunk file is corrupt: {exc}") from None
+            raise InvalidInput(f"el fragmento está dañado ({media_reason(exc)})") from None

@@ -1,7 +1,8 @@
 """The database handle every service shares: one ``AsyncMongoClient``, its collections, blobs.
 
 The same code runs against MongoDB (docker compose) and SecantusDB (embedded run, tests), so
-nothing here uses a feature only one of them has.
+nothing here uses a feature only one of them has. Every write is acknowledged only once it is
+journaled on a majority (``DURABLE_WRITES``), unless the URL says otherwise.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 import pymongo
 from pymongo import AsyncMongoClient
@@ -57,6 +59,28 @@ def request_timeouts(seconds: float) -> dict[str, int]:
             "waitQueueTimeoutMS": ms}
 
 
+# What "acknowledged" means here: on a majority of the replica set, in its journal. At their
+# default write concern MongoDB and SecantusDB answer before the journal reaches the disk, so
+# a registration, a login session or an accepted job the user was just told about could
+# vanish in a crash of the database (SecantusDB killed right after a few writes lost them in
+# every run of tests/common/store/test_client.py without this). A standalone server takes
+# "majority" as itself.
+DURABLE_WRITES: dict[str, Any] = {"w": "majority", "journal": True}
+
+
+def durable_writes(url: str) -> dict[str, Any]:
+    """DURABLE_WRITES, less what the URL itself sets (``?w=``, ``?journal=``: the operator's),
+    and ``directConnection`` for a URL naming one host and no replica set: compose's
+    single-node set knows itself as 127.0.0.1, which a client elsewhere must not look for."""
+    parts = urlsplit(url)
+    given = {key.lower() for key in parse_qs(parts.query)}
+    options = {key: value for key, value in DURABLE_WRITES.items() if key.lower() not in given}
+    one_host = parts.scheme == "mongodb" and "," not in parts.netloc.rpartition("@")[2]
+    if one_host and not given & {"replicaset", "directconnection", "loadbalanced"}:
+        options["directConnection"] = True
+    return options
+
+
 class Store:
     """Collections of one database plus its blobs (GridFS in it, or S3-compatible object
     storage at ``blobs_at``). Build it with ``Store.connect``."""
@@ -93,6 +117,7 @@ class Store:
         """
         safe = redact_url(url)
         options: dict[str, Any] = {"tz_aware": True, "appname": "image-enhancer"}
+        options.update(durable_writes(url))
         options.update(client_options)
         try:
             client: AsyncMongoClient[Doc] = AsyncMongoClient(url, **options)

@@ -4,7 +4,9 @@ A callback URL is checked twice: when it is submitted (a clear 400 for its owner
 by the webhooks stage when it connects, because the name may resolve elsewhere by then (DNS
 rebinding); the stage then connects to the very address it checked
 (``pipeline/webhooks/http.py``). Loopback, private, link-local, multicast and reserved
-addresses are refused unless the operator lists their network in ``WEBHOOK_ALLOW_NETWORKS``.
+addresses are refused unless the operator lists their network in ``WEBHOOK_ALLOW_NETWORKS``;
+an IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) is judged by the IPv4
+it carries, the same on every Python (3.11's flags call 6to4 and site-local addresses global).
 """
 
 from __future__ import annotations
@@ -76,11 +78,36 @@ class AddressPolicy:
                          for n in settings.webhook_allow_networks))
 
     def permits(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
         if any(address in network for network in self.allowed):
             return True
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.is_site_local or any(address in net for net in _NEVER_V6):
+                return False
+            embedded = embedded_ipv4(address)
+            if embedded:  # judged by where they lead: 2002:7f00:1:: is 127.0.0.1
+                return all(self.permits(inner) for inner in embedded)
         return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+# Never a webhook's destination, whatever Python's flags say of them (3.11 calls fec0::/10
+# and ::/96 global): IPv4-compatible (deprecated, ::127.0.0.1), NAT64's local-use prefix
+# (its IPv4 may sit at several offsets) and the deprecated site-local range.
+_NEVER_V6 = tuple(ipaddress.IPv6Network(n) for n in ("::/96", "64:ff9b:1::/48", "fec0::/10"))
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo server and client,
+    NAT64's well-known prefix): a packet to it reaches, or is relayed on behalf of, them."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return []
 
 
 def parse_target(url: str) -> Target:

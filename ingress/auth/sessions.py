@@ -107,7 +107,12 @@ class Sessions:
         await self._deny(f"jti:{claims.jti}", claims.expires_at)
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
-        keys = [f"jti:{claims.jti}", f"sid:{claims.session_id}"]
+        return await self.ended(claims.session_id, claims.jti)
+
+    async def ended(self, session_id: str, jti: str) -> bool:
+        """Whether the access token ``jti`` of session ``session_id`` was revoked, or its
+        session was (a logout does both)."""
+        keys = [f"jti:{jti}", f"sid:{session_id}"]
         return await self.store.revoked_tokens.find_one({"_id": {"$in": keys}}) is not None
 
     async def _deny(self, key: str, until: datetime) -> None:

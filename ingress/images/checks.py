@@ -6,7 +6,8 @@
    orientation the way the engine will turn the pixels (orientations 5–8 swap width and
    height), so the planned output matches what the worker produces.
 3. Budgets (input pixels, planned output pixels) → 413, decided from the header alone: a PNG
-   claiming 50000×50000 is never decoded.
+   claiming 50000×50000 is never decoded; an output wider than its format can hold (WEBP
+   16383 px a side) → 400.
 4. ``verify_decode``: one full decode catches truncated and corrupt files here,
    as a 400, instead of as a failed job later.
 
@@ -25,7 +26,7 @@ from PIL import Image
 
 from common.errors import InvalidInput, TooLarge, UnsupportedFormat
 from common.settings import Settings
-from common.sizing import planned_size
+from common.sizing import check_output_format, planned_size
 from ingress.images.formats import ACCEPTED, sniff
 from ingress.images.upload import INVALID_DATA, ImageUpload
 
@@ -140,5 +141,6 @@ def checked(upload: ImageUpload, settings: Settings) -> CheckedImage:
         max_input_pixels=settings.max_input_pixels,
         max_output_pixels=settings.max_output_pixels,
     )
+    check_output_format(*output, upload.output_format)
     verify_decode(upload.data, fmt, settings)
     return CheckedImage(fmt, ACCEPTED[fmt], width, height, *output)

@@ -23,7 +23,13 @@ from common.contracts import JobKind
 from common.errors import AuthError, NotFound
 from common.runtime import Runtime
 from common.store.jobs import get_owned
-from ingress.auth.current import CurrentUser, DeclaredBearer, SessionsDep, current_user
+from ingress.auth.current import (
+    AuthUser,
+    CurrentUser,
+    DeclaredBearer,
+    SessionsDep,
+    current_user,
+)
 from ingress.auth.sessions import Sessions
 from ingress.auth.tokens import INVALID_TOKEN, TokenIssuer
 from ingress.auth.users import active_user
@@ -81,9 +87,9 @@ class EventStreams:
 async def _stream(request: Request, runtime: Runtime, sessions: Sessions, issuer: TokenIssuer,
                   kind: JobKind, job_id: str, ticket: str | None) -> StreamingResponse:
     if ticket:
-        user_id = verify_ticket(issuer, ticket, kind, job_id)
-        user = await active_user(runtime.store, user_id)
-        if user is None:
+        granted = verify_ticket(issuer, ticket, kind, job_id)
+        user = await active_user(runtime.store, granted.user_id)
+        if user is None or await sessions.ended(granted.session_id, granted.access_jti):
             raise AuthError(INVALID_TOKEN)
         owner = user["_id"]
     else:
@@ -100,12 +106,13 @@ async def _stream(request: Request, runtime: Runtime, sessions: Sessions, issuer
         "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _ticket(runtime: Runtime, issuer: TokenIssuer, user_id: ObjectId, kind: JobKind,
+async def _ticket(runtime: Runtime, issuer: TokenIssuer, user: AuthUser, kind: JobKind,
                   job_id: str) -> EventTicket:
     jobs = runtime.store.images if kind == "image" else runtime.store.videos
-    if await get_owned(jobs, job_id, user_id, {"_id": 1}) is None:
+    if await get_owned(jobs, job_id, user.id, {"_id": 1}) is None:
         raise NotFound(_NOT_FOUND[kind])
-    token = issue_ticket(issuer, Ticket(str(user_id), kind, job_id))
+    token = issue_ticket(issuer, Ticket(str(user.id), kind, job_id, user.claims.session_id,
+                                        user.claims.jti))
     return EventTicket(ticket=token, expires_in=TICKET_SECONDS)
 
 
@@ -129,11 +136,11 @@ async def video_events(video_id: str, request: Request, runtime: RuntimeDep,
              responses=error_answers(401, 404, 503))
 async def image_events_ticket(image_id: str, user: CurrentUser, runtime: RuntimeDep,
                               issuer: TokenIssuerDep) -> EventTicket:
-    return await _ticket(runtime, issuer, user.id, "image", image_id)
+    return await _ticket(runtime, issuer, user, "image", image_id)
 
 
 @router.post("/api/videos/{video_id}/events/ticket", response_model=EventTicket,
              responses=error_answers(401, 404, 503))
 async def video_events_ticket(video_id: str, user: CurrentUser, runtime: RuntimeDep,
                               issuer: TokenIssuerDep) -> EventTicket:
-    return await _ticket(runtime, issuer, user.id, "video", video_id)
+    return await _ticket(runtime, issuer, user, "video", video_id)

@@ -23,7 +23,7 @@ from common.jobs.status import IMAGE_ERROR_PREFIX, ImageStatus
 from common.model_status import MODEL_UNAVAILABLE, RETRY_SECONDS
 from common.models import DEFAULT_MODEL, MODEL_IDS
 from common.runtime import Runtime
-from common.sizing import MAX_SCALE, MIN_SCALE
+from common.sizing import FORMAT_MAX_SIDE, MAX_SCALE, MIN_SCALE
 from ingress.auth.current import AuthUser, CurrentUser
 from ingress.availability import require_models
 from ingress.deps import RuntimeDep
@@ -57,7 +57,10 @@ _OPTION_FIELDS: dict[str, Any] = {
     "output_height": {"type": "integer", "minimum": 1, "maximum": MAX_DIMENSION},
     "face_enhance": {"type": "boolean", "default": False},
     "callback_url": CALLBACK_URL_FIELD,
-    "output_format": {"type": "string", "enum": list(OUTPUT_MEDIA), "default": "png"},
+    "output_format": {"type": "string", "enum": list(OUTPUT_MEDIA), "default": "png",
+                      "description": f"webp admite hasta {FORMAT_MAX_SIDE['webp']} px por lado "
+                                     f"y jpeg hasta {FORMAT_MAX_SIDE['jpeg']} (más: 400 antes "
+                                     "de procesar)"},
 }
 _ENHANCE_BODY = enhance_body("image_base64", _OPTION_FIELDS)
 

@@ -2,11 +2,14 @@
 
 In the embedded run this is every metric (one process); in a distributed deployment each
 stage serves its own on ``METRICS_PORT`` (README, "Metrics"). ``METRICS_TOKEN`` set: the
-scrape must send it as a Bearer token.
+scrape must send it as a Bearer token. Unset: only a client on this machine (loopback) may
+read them, since the API port is the published one and the metrics tell queue depths,
+per-model counts and GPU memory to whoever asks.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -34,7 +37,18 @@ DeclaredToken = Annotated[HTTPAuthorizationCredentials | None, Depends(METRICS_T
           "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
     **error_answers(401, examples={401: UNAUTHORIZED})})
 async def metrics(request: Request, runtime: RuntimeDep, _: DeclaredToken) -> Response:
-    if not authorized(runtime.settings.metrics_token, request.headers.get("authorization")):
+    token = runtime.settings.metrics_token
+    if not (authorized(token, request.headers.get("authorization")) if token
+            else _from_loopback(request)):
         return error_response(401, UNAUTHORIZED)
     await observe_queues(runtime.bus)
     return Response(render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _from_loopback(request: Request) -> bool:
+    """Whether the client is on this machine (behind a trusted proxy uvicorn already put the
+    forwarded address here, so a request relayed from outside does not pass)."""
+    try:
+        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:  # not an address (a unix socket's peer, a test client's name)
+        return False

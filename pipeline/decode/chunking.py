@@ -32,6 +32,7 @@ import av
 
 from common.errors import InvalidInput
 from common.media.containers import open_input
+from common.media.errors import media_reason
 from common.media.intermediate import FrameWriter, storage_format
 from common.media.timing import Timeline
 
@@ -91,7 +92,7 @@ def split_video(path: str, out_dir: str, chunk_seconds: float,
                 timeline.add(pts, frame.duration)
                 last = pts
         except av.FFmpegError as exc:
-            raise InvalidInput(f"El video no se pudo decodificar: {exc}") from None
+            raise InvalidInput(f"El video no se pudo decodificar: {media_reason(exc)}") from None
         finally:
             if writer is not None:
                 writer.close()

@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from common.contracts import ChunkUpscaled, VideoAssemble, VideoSplit
-from common.errors import ProcessingError
+from common.errors import InvalidInput, PermanentFailure, ProcessingError
 from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, video_blob
@@ -70,10 +70,13 @@ async def handle_chunk_upscaled(runtime: Runtime, msg: ChunkUpscaled) -> None:
             source, target = Path(tmp) / "upscaled.nut", Path(tmp) / "encoded.nut"
             await download(store, msg.upscaled_blob, source)
             started = time.perf_counter()
-            info = await asyncio.to_thread(
-                encode_chunk, source, target, crf=settings.video_crf,
-                preset=settings.video_preset, frame_rate=_nominal_rate(video),
-            )
+            try:
+                info = await asyncio.to_thread(
+                    encode_chunk, source, target, crf=settings.video_crf,
+                    preset=settings.video_preset, frame_rate=_nominal_rate(video),
+                )
+            except InvalidInput as exc:  # the stored chunk reads the same way every time
+                raise PermanentFailure(f"fragmento {msg.chunk_index}: {exc}") from exc
             log.info("video %s chunk %d: H.264 (%s) of %d frames %dx%d in %.2f s",
                      msg.video_id, msg.chunk_index, settings.video_preset, info["frames"],
                      info["width"], info["height"], time.perf_counter() - started)

@@ -23,6 +23,7 @@ from common.jobs import fields as F
 from common.jobs.blobs import BlobKind, image_blob
 from common.jobs.lifecycle import ended, keep_if_claimed
 from common.jobs.status import IMAGE_ACTIVE, IMAGE_ERROR_PREFIX, ImageStatus
+from common.media.errors import without_paths
 from common.model_status import MODEL_UNAVAILABLE
 from common.store.ids import utcnow
 from common.store.jobs import transition
@@ -41,8 +42,9 @@ REASON_CHARS = 300
 
 
 def short_reason(reason: str) -> str:
-    """The first line, capped: error texts reach the user's response body and list views."""
-    lines = reason.strip().splitlines()
+    """The first line, capped, naming no server file: error texts reach the user's response
+    body and list views."""
+    lines = without_paths(reason).strip().splitlines()
     first = lines[0].strip() if lines else ""
     return (first or "error desconocido")[:REASON_CHARS]
 

@@ -8,6 +8,7 @@ plain resize in fidelity tests); ``handle_chunk_ready`` is the idempotent messag
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import tempfile
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.contracts import ChunkReady, ChunkUpscaled
+from common.errors import InvalidInput, PermanentFailure
 from common.jobs import chunks as C
 from common.jobs import fields as F
 from common.jobs.blobs import BlobKind
@@ -116,9 +118,7 @@ def upscale_chunk(in_path: Path, out_path: Path, enhance: EnhanceFn,
         flush()
         made = writer.close()
     if not made["frames"]:
-        from common.errors import InvalidInput
-
-        raise InvalidInput(f"chunk {in_path.name} holds no frames")
+        raise InvalidInput("el fragmento no contiene frames")
     return {**made, "reused": repeats.reused,
             "writer_wait_s": round(writer.waited_seconds, 3)}
 
@@ -170,7 +170,12 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
             # The chunk's own thread reads, batches and writes; only the model runs on the
             # engine thread.
             try:
-                made = await run_stoppable(engine.chunk_executor, upscale, stop)
+                async with asyncio.timeout(_own_deadline(stop)):
+                    made = await run_stoppable(engine.chunk_executor, upscale, stop)
+            except InvalidInput as exc:  # the stored chunk reads the same way every time
+                raise PermanentFailure(f"fragmento {msg.chunk_index}: {exc}") from exc
+            except TimeoutError as exc:
+                raise PermanentFailure(_too_slow(msg.chunk_index)) from exc
             finally:
                 await progress.settled()
             enhanced = time.perf_counter()
@@ -211,3 +216,25 @@ async def handle_chunk_ready(ctx: UpscaleContext, msg: ChunkReady) -> None:
                             msg.chunk_index + runtime.settings.video_chunks_in_flight,
                             model_type=msg.model_type, scale=msg.scale,
                             face_enhance=msg.face_enhance)
+
+
+# The handler stops itself this long before the runner's deadline (a tenth of what is left,
+# a second at least: the engine thread finishes its batch first), so that a chunk too long
+# for the time per message fails its video at once: the same chunk on the same worker would
+# time out again on every redelivery.
+_DEADLINE_MARGIN = 0.1
+
+
+def _own_deadline(stop: StopToken) -> float | None:
+    """Seconds the enhancement may take: the message's time, less a margin (None: no limit)."""
+    if stop.deadline is None:
+        return None
+    left = stop.deadline - time.monotonic()
+    return max(0.0, left - max(1.0, _DEADLINE_MARGIN * left))
+
+
+def _too_slow(index: int) -> str:
+    return (f"fragmento {index}: no terminó en el tiempo máximo por mensaje; reduzca "
+            "VIDEO_CHUNK_MAX_FRAMES o aumente BUS_CONSUMER_TIMEOUT_SECONDS (y el "
+            "consumer_timeout del broker a la par)")
+

@@ -6,7 +6,8 @@ the address it checked, so a name that resolved to a public address at submissio
 127.0.0.1 now (DNS rebinding) is refused here. TLS still verifies the certificate against
 the URL's host name. Redirects are not followed: a 3xx is a failed attempt, so a receiver
 cannot bounce a delivery to an address the policy forbids. No proxy from the environment is
-used (httpcore reads none).
+used (httpcore reads none). At most RESPONSE_BYTES of the answer's body are read; the
+connection is closed on the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from common.webhooks.addresses import AddressPolicy, permitted_addresses
 from common.webhooks.records import Outcome
 
 ERROR_CHARS = 300
+RESPONSE_BYTES = 4096  # of a receiver's answer, read and dropped; the rest is never read
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -64,6 +66,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+async def _read_some(response: httpcore.Response) -> None:
+    """Read at most RESPONSE_BYTES of the body, then stop: the answer is the status, and a
+    receiver must not be able to fill the worker's memory with an endless body."""
+    read = 0
+    async for chunk in response.aiter_stream():
+        read += len(chunk)
+        if read >= RESPONSE_BYTES:
+            break
+
+
 async def post(url: str, body: bytes, headers: Mapping[str, str], *, policy: AddressPolicy,
                seconds: float) -> Outcome:
     """POST ``body`` to ``url`` within ``seconds``; the outcome, whatever happened (this
@@ -78,10 +90,10 @@ async def post(url: str, body: bytes, headers: Mapping[str, str], *, policy: Add
         async with asyncio.timeout(seconds), httpcore.AsyncConnectionPool(
             network_backend=GuardedBackend(policy), ssl_context=httpx.create_ssl_context(),
             max_connections=1, retries=0,
-        ) as pool:
-            response = await pool.request("POST", url, headers=list(headers.items()), content=body,
-                                          extensions={"timeout": limits})
-        status = response.status
+        ) as pool, pool.stream("POST", url, headers=list(headers.items()), content=body,
+                               extensions={"timeout": limits}) as response:
+            status = response.status
+            await _read_some(response)
         if 300 <= status < 400:
             error = f"HTTP {status}: redirección no seguida"
         elif not 200 <= status < 300:

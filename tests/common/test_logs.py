@@ -9,10 +9,26 @@ import logging
 import pytest
 
 from common.contracts import ChunkReady, WebhookRequested
-from common.logs import JsonFormatter, TextFormatter, _ContextFilter, log_context
+from common.logs import (
+    JsonFormatter,
+    TextFormatter,
+    _ContextFilter,
+    _RedactFilter,
+    log_context,
+)
 from pipeline.runner import job_fields
 
 OID = "65f0c0ffee0123456789abcd"
+
+
+class URLish:
+    """A URL that is not a str, as httpx hands its URL to the log call."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def record(message: str, exc: BaseException | None = None) -> logging.LogRecord:
@@ -63,3 +79,18 @@ async def test_the_context_follows_tasks_and_ends_with_the_block() -> None:
 ])
 def test_job_fields_of_messages(message: object, fields: dict[str, object]) -> None:
     assert job_fields(message) == fields  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("message", "args", "logged"), [
+    ('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5", "GET", "/api/videos/1/events?ticket=eyJ.x-y.z",
+                                 "1.1", 200),
+     '127.0.0.1:5 - "GET /api/videos/1/events?ticket=[oculto] HTTP/1.1" 200'),
+    ("HTTP Request: %s %s", ("GET", URLish("http://h/a?x=1&access_token=abc&y=2")),
+     "HTTP Request: GET http://h/a?x=1&access_token=[oculto]&y=2"),
+    ("plain %s", ("/api/videos/1/events?ticketing=1",), "plain /api/videos/1/events?ticketing=1"),
+])
+def test_query_credentials_never_reach_a_line(message: str, args: tuple[object, ...],
+                                              logged: str) -> None:
+    made = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, message, args, None)
+    assert _RedactFilter().filter(made)
+    assert TextFormatter().format(made).endswith(f"uvicorn.access: {logged}")

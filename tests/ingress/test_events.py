@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,10 +17,12 @@ import uvicorn
 from bson import ObjectId
 from jsonschema import Draft202012Validator
 
+from common.logs import configure
 from common.runtime import Runtime
 from common.settings import Settings
 from common.store.ids import utcnow
 from ingress.app import create_app
+from ingress.server import serve_until
 from tests.common.bus.support import eventually
 from tests.embedded import free_port
 from tests.ingress.conftest import SECRET, SignedUp, SignUp, make_settings
@@ -264,3 +267,57 @@ async def test_closing_the_server_ends_open_streams(
         app.state.events.close()
         await asyncio.wait_for(reader, 5)
     assert [e[0] for e in events] == ["progress"]
+
+
+async def test_a_logout_ends_the_sessions_tickets(
+        client: httpx.AsyncClient, user: SignedUp, served: tuple[str, Any]) -> None:
+    url, _ = served
+    video_id = await new_video(client, user)
+    issued = await client.post(f"/api/videos/{video_id}/events/ticket", headers=user.headers)
+    ticket = issued.json()["ticket"]
+    out = await client.post("/api/auth/logout", headers=user.headers,
+                            json={"refresh_token": user.refresh_token})
+    assert out.status_code == 200, out.text
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        refused = await http.get(f"/api/videos/{video_id}/events", params={"ticket": ticket})
+    assert (refused.status_code, refused.json()) == (401, {"error": "Token inválido o expirado"})
+
+
+async def test_no_ticket_reaches_the_access_log(
+        client: httpx.AsyncClient, user: SignedUp, runtime: Runtime,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The API's own serving path (ingress.server, uvicorn's access log through the process's
+    # log handler at INFO), as `python -m ingress` runs it.
+    video_id, other = await new_video(client, user), await new_video(client, user)
+    ticket = (await client.post(f"/api/videos/{video_id}/events/ticket",
+                                headers=user.headers)).json()["ticket"]
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    port = free_port()
+    settings = runtime.settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port,
+                                                   "log_level": "INFO"})
+    app, stop = create_app(runtime, jwt_secret=SECRET), asyncio.Event()
+    configure("INFO")
+    try:
+        serving = asyncio.create_task(serve_until(app, settings, stop))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            async def answered() -> bool:
+                try:
+                    # Another job's stream: refused at once, but the request is logged.
+                    got = await http.get(f"/api/videos/{other}/events?ticket={ticket}")
+                except httpx.ConnectError:
+                    return False
+                return got.status_code == 401
+
+            await eventually(answered)
+        stop.set()
+        await serving
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    # Wherever the line went (the root's handler on stderr, or the handler an earlier
+    # uvicorn.Config in this process gave the access logger), it is redacted.
+    written = capsys.readouterr()
+    logged = written.out + written.err
+    assert f"GET /api/videos/{other}/events?ticket=[oculto] HTTP/1.1" in logged
+    assert ticket not in logged and ticket.split(".")[2] not in logged

@@ -158,3 +158,27 @@ async def test_a_body_over_the_request_limit_is_413(
     )
     assert (as_form.status_code, as_form.json()) == (413, TOO_BIG_BODY)
     assert await stored_images(runtime) == 0
+
+
+@pytest.mark.parametrize(("fmt", "width", "limit"), [("webp", 16384, 16383),
+                                                     ("jpeg", 65501, 65500)])
+async def test_an_output_its_format_cannot_hold_is_400_before_storing(
+    client: httpx.AsyncClient, user: SignedUp, runtime: Runtime, fmt: str, width: int,
+    limit: int,
+) -> None:
+    # Within the pixel budget (a 1-pixel-high strip), past what the format can be written at.
+    response = await submit(client, user, picture(20, 20), output_format=fmt,
+                            output_width=width, output_height=1)
+    assert (response.status_code, response.json()) == (400, {"error": (
+        f"La imagen de salida ({width}x1) supera el máximo de {limit} píxeles por lado del "
+        f"formato {fmt.upper()}; use output_format png o un tamaño menor")})
+    assert await stored_images(runtime) == 0
+    assert await runtime.store.db["blobs.files"].count_documents({}) == 0
+
+
+async def test_the_widest_output_a_format_holds_is_accepted(
+    client: httpx.AsyncClient, user: SignedUp, runtime: Runtime
+) -> None:
+    response = await submit(client, user, picture(20, 20), output_format="webp",
+                            output_width=16383, output_height=1)
+    assert response.status_code == 202, response.text

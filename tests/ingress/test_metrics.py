@@ -16,6 +16,8 @@ from common.bus import MemoryBus
 from common.metrics.exposition import stage_metrics
 from common.runtime import Runtime
 from common.settings import Settings
+from common.store import Store
+from ingress.app import create_app
 from pipeline.decode.stage import STAGE as DECODE
 from pipeline.encode.stage import STAGE as ENCODE
 from pipeline.runner import start_stages, stop_stages
@@ -23,7 +25,7 @@ from pipeline.upscale.stage import STAGE as UPSCALE
 from tests.common.bus.support import eventually
 from tests.embedded import free_port
 from tests.image_models import OFFLINE_WEIGHTS, image_models
-from tests.ingress.conftest import SignedUp, make_settings
+from tests.ingress.conftest import SECRET, SignedUp, make_settings
 from tests.ingress.image_files import picture
 from tests.ingress.video_clips import make_clip
 
@@ -144,6 +146,31 @@ async def test_the_token_is_required_when_set(client: httpx.AsyncClient) -> None
         answer = await client.get("/metrics", headers=headers)
         assert (answer.status_code, answer.json()) == (
             401, {"error": "Token de métricas requerido"})
+
+
+@pytest.mark.parametrize(("peer", "status"), [
+    ("203.0.113.7", 401), ("192.168.86.20", 401), ("2001:db8::7", 401),
+    ("127.0.0.1", 200), ("::1", 200),
+])
+async def test_without_a_token_only_this_machine_may_read_them(store: Store, peer: str,
+                                                                status: int) -> None:
+    # The API port is the published one: with no METRICS_TOKEN, queue depths and GPU memory
+    # must not be told to any client that can reach it.
+    bus = MemoryBus(delivery_limit=3)
+    await bus.start()
+    runtime = Runtime(settings=make_settings(), store=store, bus=bus, embedded=False)
+    transport = httpx.ASGITransport(app=create_app(runtime, jwt_secret=SECRET),
+                                    client=(peer, 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answer = await http.get("/metrics")
+    finally:
+        await bus.close()
+    assert answer.status_code == status
+    if status == 401:
+        assert answer.json() == {"error": "Token de métricas requerido"}
+    else:
+        assert "enhancer_jobs_completed" in answer.text
 
 
 async def test_a_stage_process_serves_its_own_metrics() -> None:

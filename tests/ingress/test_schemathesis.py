@@ -27,10 +27,11 @@ fits in CI: ``.venv/bin/python -m pytest tests/ingress/test_schemathesis.py``.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ import schemathesis
 from schemathesis.engine import events
 
 from common.bus import MemoryBus
+from common.media.errors import without_paths
 from common.runtime import Runtime
 from common.store import Store
 from ingress.app import create_app
@@ -72,6 +74,13 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "413"]
 include-path-regex = "^/api/(images|videos)/[^/]+/events$"
 max-stream-events = 1
 """
+# Checks that must have run for a fuzzing run to count (tests/faults/test_schemathesis.py too).
+CHECKS_THAT_MATTER = ("not_a_server_error", "status_code_conformance",
+                      "response_schema_conformance", "content_type_conformance",
+                      "negative_data_rejection", "ignored_auth", "unsupported_method",
+                      "use_after_free", "callback_refused_only_for_where_it_leads",
+                      "no_server_path_in_errors")
+MISSING_WEIGHTS = re.compile(r"(Modelo \S+|face_enhance) no disponible: faltan (sus|los) pesos")
 # The only refusals a schema-valid callback_url may get: where it leads (AddressPolicy).
 ADDRESS_REFUSALS = ("callback_url no permitida:", "callback_url inválida: no se pudo resolver")
 
@@ -87,6 +96,38 @@ def callback_refused_only_for_where_it_leads(ctx: Any, response: Any, case: Any)
     if "callback_url" in error or case.operation.label == "PUT /api/webhooks":
         assert error.startswith(ADDRESS_REFUSALS), (
             f"schema-valid data refused for something the schema allows: {error}")
+    return True
+
+
+def _error_of(response: Any) -> str | None:
+    """The manual's ``{"error": ...}`` text of an answer, if it is one."""
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body["error"]) if isinstance(body, dict) and "error" in body else None
+
+
+@schemathesis.check
+def no_server_path_in_errors(ctx: Any, response: Any, case: Any) -> bool | None:
+    """No error body names a path of the server's disk (issue 24)."""
+    error = _error_of(response)
+    if error is None:
+        return None
+    assert without_paths(error) == error, f"a server path in an error: {error}"
+    return True
+
+
+@schemathesis.check
+def a_503_only_for_missing_weights_or_an_outage(ctx: Any, response: Any,
+                                                case: Any) -> bool | None:
+    """The one 503 a healthy deployment gives: a model whose weights are not there."""
+    if response.status_code != 503:
+        return None
+    error = _error_of(response)
+    assert error is not None and MISSING_WEIGHTS.search(error), f"an undocumented 503: {error}"
     return True
 
 
@@ -170,16 +211,17 @@ def fresh_token(app: LiveApp) -> str:
     return tokens.access_token
 
 
-def run_schemathesis(app: LiveApp) -> tuple[Counter[str], list[str], int]:
-    """Every phase schemathesis has, on every operation: (checks run by name, failures and
-    errors as text, requests sent)."""
-    config = schemathesis.Config.from_str(CONFIG)
-    schema = schemathesis.openapi.from_url(f"{app.url}/openapi.json", config=config)
+def run_schemathesis(url: str, token: Callable[[], str],
+                     config_text: str = CONFIG) -> tuple[Counter[str], list[str], int]:
+    """Every phase schemathesis has, on every operation of the API at ``url``, each case with
+    a ``token()`` of its own: (checks run by name, failures and errors as text, requests)."""
+    config = schemathesis.Config.from_str(config_text)
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
 
     @schema.auth()
     class FreshSession:
         def get(self, case: Any, context: Any) -> str:
-            return fresh_token(app)
+            return token()
 
         def set(self, case: Any, data: str, context: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
@@ -214,11 +256,9 @@ def _describe(recorder: Any, case_id: str, node: Any) -> str:
 
 
 def test_the_api_does_what_its_schema_says(live_app: LiveApp) -> None:
-    checks, problems, requests = run_schemathesis(live_app)
+    checks, problems, requests = run_schemathesis(live_app.url, lambda: fresh_token(live_app))
     assert not problems, "\n".join(sorted(set(problems)))
     # It really ran: many requests, and the checks that matter here among those applied.
     assert requests > 500, requests
-    for name in ("not_a_server_error", "status_code_conformance", "response_schema_conformance",
-                 "content_type_conformance", "negative_data_rejection", "ignored_auth",
-                 "unsupported_method", "callback_refused_only_for_where_it_leads"):
+    for name in CHECKS_THAT_MATTER:
         assert checks[name] > 0, (name, checks)

@@ -162,10 +162,14 @@ async def test_poison_chunk_fails_the_job_and_is_dead_lettered(
         done = await wait_for_status(store, healthy.video_id, {"error", "completed"})
         await eventually(lambda: _drained(bus), within=60)
     assert failed["status"] == "error"
-    assert "Error al procesar el video" in failed["error_message"]
-    assert "2 veces" in failed["error_message"]  # limit 3: two handler attempts, one kept back
+    # A stored chunk that cannot be read fails the same way every time: on the first attempt,
+    # saying which chunk and why, and naming no file of the worker's disk.
+    assert failed["error_message"] == (
+        "Error al procesar el video: fragmento 1: el fragmento no se puede leer "
+        "(Invalid data found when processing input)")
     dead = await bus.dead_letters("upscale")
     assert [d.message_id for d in dead] == [f"video:{poisoned.video_id}:chunk:1:ready"]
+    assert [d.headers["x-death-reason"] for d in dead] == ["rejected"]
     assert done["status"] == "completed" and done["frames_processed"] == 8
     assert await temp_blob_count(store, poisoned.video_id) == 0
     assert await store.chunks.count_documents({"video_id": ObjectId(poisoned.video_id)}) == 0
@@ -231,3 +235,30 @@ async def test_job_on_object_storage_leaves_nothing_in_gridfs(s3_store: Store, t
     live = client.list_objects_v2(Bucket=blobs.where.bucket)["Contents"]
     assert {blobs.where.prefix + video[f] for f in ("original_blob", "enhanced_blob")} == {
         o["Key"] for o in live}
+
+
+async def test_a_chunk_too_long_for_the_time_per_message_fails_naming_the_settings(
+    store: Store, tmp_path: Path, anime_models: Path
+) -> None:
+    # Split with the usual settings, then upscaled where a message may take 4 s (80 % of a
+    # 5 s consumer timeout): 48 frames of 80x60 at x4, one per batch, need far longer on a
+    # CPU (0.1-0.4 s each here). Retrying cannot help; the video fails at once saying what
+    # to change.
+    source = make_clip(tmp_path / "long.mp4", frames=48, size=(80, 60), gop=48, audio=False)
+    settings = video_settings(tmp_path, anime_models, video_chunk_seconds=10)
+    message = await create_job(store, source, scale=4)
+    bus = MemoryBus(delivery_limit=3)
+    await _decode_only(store, settings, bus, message)
+    tight = video_settings(tmp_path, anime_models, bus_consumer_timeout_seconds=5,
+                           video_batch_frames=1)
+    async with running_stages(store, tight, [UPSCALE], bus=bus):
+        failed = await wait_for_status(store, message.video_id, {"error", "completed"})
+        # (decode's video.split waits in the encode queue, which nothing consumes here)
+        await eventually(lambda: not bus._queue("upscale").ready and not bus._busy, within=60)
+    assert failed["error_message"] == (
+        "Error al procesar el video: fragmento 0: no terminó en el tiempo máximo por mensaje; "
+        "reduzca VIDEO_CHUNK_MAX_FRAMES o aumente BUS_CONSUMER_TIMEOUT_SECONDS (y el "
+        "consumer_timeout del broker a la par)")
+    dead = await bus.dead_letters("upscale")
+    assert [(d.message_id, d.headers["x-death-reason"]) for d in dead] == [
+        (f"video:{message.video_id}:chunk:0:ready", "rejected")]

@@ -32,7 +32,9 @@ async function streamEvents(id, video, onUpdate, signal) {
   try {
     response = await send(`/api/videos/${id}/events`, { headers: { Accept: 'text/event-stream' }, signal });
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404 && error.message === 'Not Found') {
+    // A server without the route: older ones say 'Not Found', newer 'Ruta no encontrada'.
+    if (error instanceof ApiError && error.status === 404
+        && (error.message === 'Not Found' || error.message === 'Ruta no encontrada')) {
       streamMissing = true;
       return null;
     }

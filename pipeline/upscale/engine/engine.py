@@ -25,7 +25,7 @@ from torch import nn
 
 from common.metrics import MODEL_LOAD_SECONDS
 from common.models import DEFAULT_MODEL, ModelSpec, get_model
-from common.sizing import MAX_SCALE, planned_size, validate_scale
+from common.sizing import MAX_SCALE, check_output_format, planned_size, validate_scale
 from pipeline.cancellation import StopToken
 from pipeline.upscale.engine import weights
 from pipeline.upscale.engine.archs import load_weights
@@ -260,6 +260,7 @@ class Enhancer:
         image = decode_image(source, max_pixels=self.max_input_pixels)
         width, height = self.plan(image.width, image.height, spec, scale=scale,
                                   output_width=output_width, output_height=output_height)
+        check_output_format(width, height, output_format)  # before the model, not after
         self.models_for(spec, face_enhance)
         alpha = image.alpha
         alpha_needs_model = (alpha is not None and self.alpha_upsampler == "model"

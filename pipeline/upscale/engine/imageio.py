@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from common.errors import UnsupportedFormat
+from common.errors import ProcessingError, UnsupportedFormat
 from common.sizing import check_input_budget
 
 OUTPUT_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
@@ -195,7 +195,10 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, *, gray: bool, bit_d
     else:
         options["quality"] = 95
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
+    try:
+        image.save(buffer, format=fmt, **options)
+    except (OSError, ValueError) as exc:  # the same pixels fail the same way: not retried
+        raise ProcessingError(f"no se pudo codificar la imagen en {fmt}: {exc}") from None
     return buffer.getvalue()
 
 

@@ -7,12 +7,14 @@ import gc
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pymongo.errors import DuplicateKeyError
 
 from common.errors import ConfigError, ServiceUnavailable
-from common.store import INDEXES, Store, email_key, redact_url, utcnow
+from common.store import INDEXES, SecantusServer, Store, email_key, redact_url, utcnow
+from common.store.client import durable_writes
 from common.store.secantus import free_port
 
 
@@ -138,3 +140,39 @@ async def test_malformed_url_is_a_config_error() -> None:
 def test_redact_url() -> None:
     assert redact_url("mongodb://u:p%40ss@h:27017/db?x=1") == "mongodb://u:***@h:27017/db?x=1"
     assert redact_url("mongodb://h1:1,h2:2/") == "mongodb://h1:1,h2:2/"
+
+
+async def test_what_was_acknowledged_survives_a_killed_database(tmp_path: Path) -> None:
+    # The connection settings every service uses (Store.connect's own), no extra flag or
+    # flush: each write a caller saw acknowledged is there after a SIGKILL and a restart.
+    server = SecantusServer(tmp_path / "db", port=free_port())
+    server.start_sync()
+    try:
+        store = await Store.connect(server.url, "app", retry_seconds=5)
+        for n in range(8):
+            await store.users.insert_one({"_id": n})
+        await store.images.update_one({"_id": "job"}, {"$set": {"status": "pending"}},
+                                      upsert=True)
+        server.kill()
+        await store.close(seconds=1)
+        server.start_sync()  # same port, same files
+        again = await Store.connect(server.url, "app", retry_seconds=10)
+        try:
+            assert await again.users.count_documents({}) == 8
+            assert await again.images.find_one({"_id": "job"}) == {"_id": "job",
+                                                                    "status": "pending"}
+        finally:
+            await again.close()
+    finally:
+        server.stop_sync()
+
+
+def test_the_urls_own_settings_win() -> None:
+    durable = {"w": "majority", "journal": True}
+    assert durable_writes("mongodb://u:p@h:27017/") == {**durable, "directConnection": True}
+    assert durable_writes("mongodb://h/?w=1") == {"journal": True, "directConnection": True}
+    assert durable_writes("mongodb://h/?journal=false&W=2") == {"directConnection": True}
+    # A replica set the URL names is found through its members, as the operator set it up.
+    assert durable_writes("mongodb://h1,h2/") == durable
+    assert durable_writes("mongodb://h/?replicaSet=rs1") == durable
+    assert durable_writes("mongodb+srv://cluster.example.com/") == durable

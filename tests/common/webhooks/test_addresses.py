@@ -32,6 +32,31 @@ def test_non_public_addresses_are_refused(address: str) -> None:
     assert not STRICT.permits(ipaddress.ip_address(address))
 
 
+@pytest.mark.parametrize("address", [
+    "2002:7f00:1::1",  # 6to4 wrapping 127.0.0.1
+    "2002:a9fe:a9fe::",  # 6to4 wrapping 169.254.169.254
+    "64:ff9b::7f00:1", "64:ff9b::a00:1",  # NAT64 to 127.0.0.1, 10.0.0.1
+    "64:ff9b:1::a00:1",  # NAT64 local-use prefix
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+    "fec0::1", "feff::1",  # site-local
+    "::127.0.0.1", "::8.8.8.8",  # IPv4-compatible (deprecated)
+])
+def test_ipv6_carrying_a_non_public_ipv4_or_deprecated_is_refused(address: str) -> None:
+    # Python 3.11 calls 6to4 and site-local addresses global: the policy must not rely on it.
+    assert not STRICT.permits(ipaddress.ip_address(address))
+
+
+def test_ipv6_carrying_a_public_ipv4_is_judged_by_it() -> None:
+    assert STRICT.permits(ipaddress.ip_address("2002:808:808::1"))  # 6to4 of 8.8.8.8
+    assert STRICT.permits(ipaddress.ip_address("64:ff9b::808:808"))  # NAT64 of 8.8.8.8
+    assert LOOPBACK.permits(ipaddress.ip_address("2002:7f00:1::1"))
+
+
+async def test_a_6to4_literal_to_loopback_is_refused_as_a_callback() -> None:
+    with pytest.raises(ForbiddenAddress):
+        await check_callback_url("http://[2002:7f00:1::1]:8080/hook", STRICT)
+
+
 @pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
 def test_public_addresses_are_permitted(address: str) -> None:
     assert STRICT.permits(ipaddress.ip_address(address))

@@ -320,3 +320,25 @@ async def test_delete_where_can_keep_one_blob(store: Store) -> None:
 def test_other_failure_reasons_are_cut_to_their_first_line_and_300_characters() -> None:
     assert short_reason("x" * 500 + "\nTraceback ...") == "x" * 300
     assert short_reason("  \n") == "error desconocido"
+
+
+async def test_an_output_its_format_cannot_hold_fails_at_once_without_the_model(
+    store: Store, tmp_path: Path, image_models: Path
+) -> None:
+    # What the API refuses up front (a WEBP 16384 px wide), sent straight to the worker: it
+    # fails on the first attempt, before the model runs, instead of four encoder failures.
+    job = await create_image(store, CAT, output_width=16384, output_height=8,
+                             output_format="webp")
+    async with running_stages(store, video_settings(tmp_path, image_models), [UPSCALE]) as rt:
+        await publish(rt.bus, job)
+        failed = await settled(store, job.image_id)
+        bus = rt.bus
+        assert isinstance(bus, MemoryBus)
+        await eventually(lambda: drained(bus), within=30)
+        dead = await bus.dead_letters("images")
+    assert failed["error_message"] == (
+        "Error procesando imagen: La imagen de salida (16384x8) supera el máximo de 16383 "
+        "píxeles por lado del formato WEBP; use output_format png o un tamaño menor")
+    assert [(d.message_id, d.headers["x-death-reason"]) for d in dead] == [
+        (f"image:{job.image_id}", "rejected")]
+    assert await enhanced_blobs(store, job.image_id) == []

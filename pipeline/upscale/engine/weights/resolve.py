@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common.errors import ModelUnavailable
+from common.media.errors import without_paths
 from common.model_status import FACE_ENHANCE, RETRY_SECONDS, ModelState, Weights
 from common.models import MODELS, ModelSpec
 from pipeline.upscale.engine.weights import fetch
@@ -138,16 +139,18 @@ def python_command() -> str:
         return "python"
 
 
-def unavailable_message(filename: str, models_dir: Path, reasons: list[str]) -> str:
+def unavailable_message(filename: str, reasons: list[str]) -> str:
     name = public_name(filename)
-    where = "" if models_dir == Path("models") else f" --models-dir {models_dir}"
+    # The text reaches users (the 503 of a job that needs them), so it names no path of the
+    # worker's disk: the commands, run where the worker runs, find the folder in its
+    # MODELS_DIR as the worker did.
     command = f"{python_command()} -m {MODULE}"
     what = (f"face_enhance no disponible: faltan los pesos de GFPGAN ({filename})"
             if filename == FACE_WEIGHTS else
             f"Modelo {name} no disponible: faltan sus pesos ({filename})")
-    return (f"{what}. Descárguelos con: {command} fetch {name}{where} (necesita acceso a "
+    return (f"{what}. Descárguelos con: {command} fetch {name} (necesita acceso a "
             f"GitHub o WEIGHTS_BASE_URL), o importe una copia descargada en otro equipo con: "
-            f"{command} import {name} ./{filename}{where}. Motivo: {'; '.join(reasons)}")
+            f"{command} import {name} ./{filename}. Motivo: {without_paths('; '.join(reasons))}")
 
 
 # -- obtaining ----------------------------------------------------------------------------
@@ -188,7 +191,7 @@ def obtain(filename: str, models_dir: Path, *, download: bool = True, convert: b
                 return converted
         elif convert:
             reasons.append("ningún paquete instalado trae estos pesos")
-        message = unavailable_message(filename, models_dir, reasons)
+        message = unavailable_message(filename, reasons)
         _remember_failure(wf, models_dir, message)
     raise ModelUnavailable(message, retry_after=RETRY_SECONDS)
 

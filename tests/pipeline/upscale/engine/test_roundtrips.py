@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from common.errors import InvalidInput, TooLarge, UnsupportedFormat
+from common.errors import InvalidInput, ProcessingError, TooLarge, UnsupportedFormat
 from common.models import MODELS
 from pipeline.upscale.engine.engine import Enhancer
-from pipeline.upscale.engine.imageio import _png16, decode_image, orient
+from pipeline.upscale.engine.imageio import _png16, decode_image, encode_image, orient
 from tests.pipeline.upscale.engine.conftest import png_bytes, psnr
 
 MODEL = "anime_video"  # real weights, and the cheapest network: these tests are about I/O
@@ -181,3 +181,12 @@ def test_gray_with_alpha_stays_gray_with_alpha(enhancer: Enhancer, small: np.nda
     la = np.dstack([small[..., 0], np.tile(np.linspace(0, 255, 32, dtype=np.uint8), (24, 1))])
     out = _open(enhancer.enhance_image(png_bytes(la), model_type=MODEL, scale=2).data)
     assert out.mode == "LA" and out.size == (64, 48)
+
+
+def test_an_encoder_refusal_is_a_processing_error() -> None:
+    # libwebp's own refusal (wider than 16383), as the job's error rather than an OSError
+    # the runner would retry: the same pixels fail the same way every time.
+    strip = np.zeros((1, 16384, 3), np.float32)
+    with pytest.raises(ProcessingError, match="WEBP: encoding error 5"):
+        encode_image(strip, None, gray=False, bit_depth=8, icc_profile=None,
+                     output_format="webp")

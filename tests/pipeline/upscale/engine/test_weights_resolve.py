@@ -59,8 +59,11 @@ def test_offline_the_ncnn_models_convert_and_the_others_explain(tmp_path: Path) 
         message = str(info.value)
         assert info.value.retry_after == RETRY_SECONDS
         command = ".venv/bin/python -m pipeline.upscale.engine.weights"
-        assert f"{command} fetch {model_type} --models-dir {tmp_path}" in message
-        assert f"{command} import {model_type} ./{filename} --models-dir {tmp_path}" in message
+        # No folder: the message reaches users, who never see the worker's paths; the
+        # commands read MODELS_DIR where the worker runs (the next test runs them).
+        assert f"{command} fetch {model_type} (necesita" in message
+        assert f"{command} import {model_type} ./{filename}. Motivo" in message
+        assert str(tmp_path) not in message
         assert OFFLINE in message
         state = weights.state_of(filename, tmp_path)
         assert state.weights == Weights.MISSING and state.message == message
@@ -71,13 +74,13 @@ def test_offline_the_ncnn_models_convert_and_the_others_explain(tmp_path: Path) 
 
 
 def test_the_commands_in_the_message_work_as_written(tmp_path: Path) -> None:
-    """The import command from the 503 message, run from the repository root, brings the
-    model back (with a file of the right shape, as a user's download elsewhere would be)."""
+    """The import command from the 503 message, run from the repository root with the
+    worker's MODELS_DIR, brings the model back (with a file of the right shape, as a user's
+    download elsewhere would be)."""
     models = tmp_path / "models"
     with pytest.raises(ModelUnavailable) as info:
         weights.obtain(MODELS["general_v3"].weights_file, models, base_url=OFFLINE)
-    found = re.search(r"con: (\S+ -m \S+ import general_v3 \S+ --models-dir \S+?)\. Motivo",
-                      str(info.value))
+    found = re.search(r"con: (\S+ -m \S+ import general_v3 \S+?)\. Motivo", str(info.value))
     assert found, str(info.value)
     command = found.group(1)
     assert command.startswith(".venv/bin/python ")
@@ -86,8 +89,9 @@ def test_the_commands_in_the_message_work_as_written(tmp_path: Path) -> None:
     torch.save({"params_ema": net.state_dict()}, downloaded)
     # Where the user put their copy, and --unofficial since these are not the release's bytes.
     command = command.replace("./realesr-general-x4v3.pth", f"{downloaded} --unofficial")
+    # Where the worker runs: its MODELS_DIR is in the environment (or its .env).
     done = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env={**os.environ, "MODELS_DIR": str(models)})
     assert done.returncode == 0, done.stderr
     assert weights.state_of("realesr-general-x4v3.pth", models).weights == Weights.IMPORTED
 
