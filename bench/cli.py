@@ -43,9 +43,9 @@ from enhancer_client import Client  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from bench._support.service import embedded_service  # noqa: E402
 from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
-from tests.embedded import embedded_service  # noqa: E402
 
 ENHANCER = Path(sys.executable).with_name("enhancer")
 ACCOUNT = {"username": "bench", "email": "bench@ejemplo.com", "password": "benchpassword1"}

@@ -36,6 +36,9 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
+from bench._support.bus import eventually  # noqa: E402
+from bench._support.service import free_port  # noqa: E402
+from bench._support.webhooks import receiver  # noqa: E402
 from common.bus import Bus, MemoryBus, RabbitBus  # noqa: E402
 from common.runtime import Runtime  # noqa: E402
 from common.settings import Settings  # noqa: E402
@@ -45,9 +48,6 @@ from common.webhooks.notify import notify_finished  # noqa: E402
 from ingress.app import create_app  # noqa: E402
 from pipeline.runner import start_stages, stop_stages  # noqa: E402
 from pipeline.webhooks.stage import STAGE as WEBHOOKS  # noqa: E402
-from tests.common.bus.support import eventually  # noqa: E402
-from tests.embedded import free_port  # noqa: E402
-from tests.webhook_receiver import receiver  # noqa: E402
 
 SECRET = "bench-" + "k" * 40
 

@@ -1,7 +1,7 @@
 """First contact: a clean checkout to the first 201, with the models prepared at set-up or not.
 
-Each run copies the repository as a clone would have it (``tests/checkout.py``: tracked and
-new files, no ``data/`` nor ``models/``; the ``.venv`` borrows this checkout's installed
+Each run copies the repository as a clone would have it (``bench/_support/checkout.py``:
+tracked and new files, no ``data/`` nor ``models/``; the ``.venv`` borrows this checkout's installed
 packages, so the minutes of a first ``pip install`` are not in these figures), runs the
 README's first command there, ``./scripts/serve.sh``, with the weights' download host
 unreachable (as on a machine that reaches only the package registries), and then the
@@ -35,9 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.checkout import clean_checkout, first_image, served  # noqa: E402
-from tests.embedded import free_port  # noqa: E402
-from tests.image_models import OFFLINE_WEIGHTS  # noqa: E402
+from bench._support.checkout import clean_checkout, first_image, served  # noqa: E402
+from bench._support.service import OFFLINE_WEIGHTS, free_port  # noqa: E402
 
 PREPARED = re.compile(r"^(\w+): converted, prepared in ([\d.]+) s$", re.M)
 

@@ -31,7 +31,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.embedded import embedded_service
+from bench._support.service import embedded_service
 
 _CHUNK_LINE = re.compile(r"chunk (\d+): (\d+) frames upscaled in ([\d.]+) s \(([\d.]+) fps\).*"
                          r"waited for the writer (\d+) ms")

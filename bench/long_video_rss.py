@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from bson import ObjectId  # noqa: E402
 
+from bench._support.clips import make_clip  # noqa: E402
+from bench._support.video_jobs import create_job  # noqa: E402
 from common.store import SecantusServer, Store  # noqa: E402
-from tests.common.media.clips import make_clip  # noqa: E402
-from tests.pipeline.video_support import create_job  # noqa: E402
 
 MODEL = "anime_video"
 
@@ -50,11 +50,11 @@ def rss_mb(pid: int) -> float:
 
 
 async def run(args: argparse.Namespace, work: Path) -> None:
+    from bench._support.bus import AMQP_URL, delete_namespace, rabbitmq_reachable
     from common.bus import RabbitBus
     from common.messaging import publish
     from common.models import MODELS
     from pipeline.upscale.engine.ncnn_convert import convert_ncnn
-    from tests.common.bus.support import AMQP_URL, delete_namespace, rabbitmq_reachable
 
     if not await rabbitmq_reachable():
         raise SystemExit(f"RabbitMQ is needed at {AMQP_URL}")

@@ -79,12 +79,12 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
+from bench._support.clips import make_clip  # noqa: E402
+from bench._support.video_jobs import create_job, running_stages, video_settings  # noqa: E402
 from common.bus.memory import MemoryBus  # noqa: E402
 from common.jobs.status import VideoStatus  # noqa: E402
 from common.models import ModelId  # noqa: E402
 from common.store import SecantusServer, Store  # noqa: E402
-from tests.common.media.clips import make_clip  # noqa: E402
-from tests.pipeline.video_support import create_job, running_stages, video_settings  # noqa: E402
 
 MODEL = ModelId.GENERAL_X4
 SCALE = 2
@@ -261,8 +261,8 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
                           threads: int = 1, pin: bool = True) -> float:
     """The job on ``workers`` upscale processes of ``threads`` threads each, pinned to one
     core each (CPU 0, 1, ...) when ``pin``; decode and encode run unpinned."""
+    from bench._support.bus import AMQP_URL, delete_namespace
     from common.bus import RabbitBus
-    from tests.common.bus.support import AMQP_URL, delete_namespace
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, MONGO_URL=url, MONGO_DB=store.db.name, AMQP_URL=AMQP_URL,
@@ -379,9 +379,9 @@ async def main() -> None:
     width, height = map(int, args.size.split("x"))
     args.frame_size = (width, height)
     args.first_chunk = []
+    from bench._support.bus import rabbitmq_reachable
     from common.models import MODELS
     from pipeline.upscale.engine.ncnn_convert import convert_ncnn
-    from tests.common.bus.support import rabbitmq_reachable
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         work = Path(tmp)
