@@ -46,5 +46,5 @@ def test_the_support_modules_load_no_test_code() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={"PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
-    assert len(modules) == 6
+    assert len(modules) == 8
     assert json.loads(done.stdout) == []
