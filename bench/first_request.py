@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench._results import start  # noqa: E402
 from bench._support.checkout import clean_checkout, first_image, served  # noqa: E402
 from bench._support.service import OFFLINE_WEIGHTS, free_port  # noqa: E402
 
@@ -69,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    run = start("first_request", args)
     results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for repeat in range(args.repeats):
         for skip in (False, True):
@@ -86,8 +88,13 @@ def main() -> None:
           f"{on_demand:.2f} s")
     print("command: .venv/bin/python bench/first_request.py "
           f"--repeats {args.repeats}")
-    print(f"first_request prepared_s={prepared:.2f} on_demand_s={on_demand:.2f} "
-          f"to_201_s={to_201:.1f}")
+    summary = (f"first_request prepared_s={prepared:.2f} on_demand_s={on_demand:.2f} "
+               f"to_201_s={to_201:.1f}")
+    print(summary)
+    run.finish({"prepared": {"to_201_s": [t for t, _ in results[False]],
+                             "first_request_s": [f for _, f in results[False]]},
+                "on_demand": {"to_201_s": [t for t, _ in results[True]],
+                              "first_request_s": [f for _, f in results[True]]}}, summary)
 
 
 if __name__ == "__main__":
