@@ -37,6 +37,7 @@ import httpx  # noqa: E402
 
 from bench._results import start  # noqa: E402
 from bench._support.checkout import clean_checkout, first_image, served  # noqa: E402
+from bench._support.samples import too_few  # noqa: E402
 from bench._support.service import OFFLINE_WEIGHTS, free_port  # noqa: E402
 
 PREPARED = re.compile(r"^(\w+): converted, prepared in ([\d.]+) s$", re.M)
@@ -86,6 +87,8 @@ def main() -> None:
     print(f"medians of {args.repeats}: to 201 prepared {to_201:.1f} s, on demand "
           f"{to_201_skip:.1f} s; first request prepared {prepared:.2f} s, on demand "
           f"{on_demand:.2f} s")
+    if too_few(args.repeats):
+        print(too_few(args.repeats))
     print("command: .venv/bin/python bench/first_request.py "
           f"--repeats {args.repeats}")
     summary = (f"first_request prepared_s={prepared:.2f} on_demand_s={on_demand:.2f} "

@@ -81,6 +81,7 @@ from bson import ObjectId  # noqa: E402
 
 from bench._results import start as record_run  # noqa: E402
 from bench._support.clips import make_clip  # noqa: E402
+from bench._support.samples import too_few  # noqa: E402
 from bench._support.video_jobs import create_job, running_stages, video_settings  # noqa: E402
 from common.bus.memory import MemoryBus  # noqa: E402
 from common.jobs.status import VideoStatus  # noqa: E402
@@ -426,6 +427,8 @@ async def main() -> None:
             await store.close()
             await server.stop()
     print(f"after: {machine_load()}")
+    if too_few(args.repeats):
+        print(too_few(args.repeats))
     summary = (f"pipeline overhead={overhead:.2f} scaling_2w={scaling:.2f} "
                f"first_chunk_s={first_chunk:.2f}")
     print(summary)

@@ -29,6 +29,14 @@ def interleaved(runs: dict[str, Callable[[], Any]], repeats: int,
     return times, outputs
 
 
+def too_few(rounds: int) -> str:
+    """A warning line when ``rounds`` cannot carry a quotable comparison, else ``""``."""
+    if rounds >= MIN_SAMPLES:
+        return ""
+    return (f"note: {rounds} round(s): fewer than {MIN_SAMPLES}, not a quotable comparison "
+            f"(use --repeats {MIN_SAMPLES})")
+
+
 def spread(values: Sequence[float], unit: str = "s", digits: int = 2) -> str:
     """``median 7.81 s (min-max 7.20-8.93, n=5)``."""
     return (f"median {statistics.median(values):.{digits}f} {unit} "
