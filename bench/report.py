@@ -73,10 +73,18 @@ def machine(record: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+# The fields every line has (bench/_results.py); any other list of numbers a bench adds (the
+# per-round ratios, say) is shown beside the samples.
+STANDARD = {"bench", "args", "commit", "dirty", "utc", "machine", "load_before", "load_after",
+            "samples", "summary"}
+
+
 def row(bench: str, index: int, record: dict[str, Any]) -> str:
     commit = record["commit"][:10] + (" (dirty)" if record["dirty"] else "")
     args = " ".join(f"{k}={v}" for k, v in sorted(record["args"].items()))
-    samples = "<br>".join(describe_samples(record["samples"])) or "(see the JSON line)"
+    extra = {k: v for k, v in sorted(record.items()) if k not in STANDARD and _numbers(v)}
+    found = describe_samples(record["samples"]) + describe_samples(extra)
+    samples = "<br>".join(found) or "(see the JSON line)"
     cells = [f'<a id="{bench}-r{index}"></a>{index}', record["utc"], commit, machine(record),
              f"{record['load_before'][0]} → {record['load_after'][0]}", args, samples,
              f"`{record['summary']}`"]
