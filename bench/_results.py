@@ -86,7 +86,10 @@ class Run:
     load_before: list[float] = field(default_factory=load)
     # Read when the run starts: the code measured is the code checked out then (a commit made
     # while a long bench runs must not be credited with its figures).
-    commit: str = field(default_factory=lambda: _git("rev-parse", "HEAD"))
+    # Without a .git (a copy on a GPU machine), BENCH_COMMIT names the commit the copy was
+    # made from (scripts/gpu-prepare.sh records it).
+    commit: str = field(default_factory=lambda: _git("rev-parse", "HEAD")
+                        or os.environ.get("BENCH_COMMIT", ""))
     dirty: bool = field(default_factory=lambda: bool(
         _git("status", "--porcelain", "--untracked-files=no")))
 

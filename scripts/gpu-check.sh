@@ -25,6 +25,7 @@ export PYTHONUNBUFFERED=1
 # The benches' result lines (bench/_results.py) go to summary.json's "results", one list per
 # bench: append them to bench/results/<bench>.jsonl here, then run bench/report.py.
 export BENCH_RESULTS_DIR="$work/results"
+[ -f .gpu/commit ] && export BENCH_COMMIT="$(cat .gpu/commit)"
 began=$(date +%s)
 
 if [ "$dry" = 1 ]; then

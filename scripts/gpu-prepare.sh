@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 py=.venv/bin/python
 mkdir -p .gpu/wheels .gpu/models
+# The commit these files go with: the device's copy has no .git, and its bench lines need it.
+git rev-parse HEAD > .gpu/commit
 
 # What the GPU image lacks (KINDS.md's list): the service's web, database, broker, media and
 # settings packages and their own needs; pytest-asyncio for the tests.
