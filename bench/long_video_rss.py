@@ -8,8 +8,8 @@ in production. What a leak grows with is the number of chunks, so the clip is lo
 
 Power: the frames are sized so that a leak of one upscaled frame (640×360 RGB, 0.66 MiB) per
 chunk over the 10 %–90 % window (~38 chunks, 25 MB) would add at least 5 % of the worker's RSS
-(up to an RSS of 500 MB), the
-growth the goal allows; the run prints what such a leak would add against the RSS it measured.
+(up to an RSS of 500 MB), the growth the goal allows; the run prints what such a leak would add
+against the RSS it measured.
 (The first version used 32×24 frames, where that leak was about 0.5 % and could not be seen.)
 
 Every 0.5 s the bench reads the job's ``frames_processed`` and the resident set size
