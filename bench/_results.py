@@ -90,8 +90,9 @@ class Run:
     # made from (scripts/gpu-prepare.sh records it).
     commit: str = field(default_factory=lambda: _git("rev-parse", "HEAD")
                         or os.environ.get("BENCH_COMMIT", ""))
+    # The results files themselves do not count: a previous run's line is not code.
     dirty: bool = field(default_factory=lambda: bool(
-        _git("status", "--porcelain", "--untracked-files=no")))
+        _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")))
 
     def finish(self, samples: Any, summary: str, **extra: Any) -> dict[str, Any]:
         """Append this run's line; return it. ``samples``: every raw measurement, as the
