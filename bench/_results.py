@@ -84,15 +84,23 @@ class Run:
     args: dict[str, Any]
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     load_before: list[float] = field(default_factory=load)
+    # Read when the run starts: the code measured is the code checked out then (a commit made
+    # while a long bench runs must not be credited with its figures).
+    # Without a .git (a copy on a GPU machine), BENCH_COMMIT names the commit the copy was
+    # made from (scripts/gpu-prepare.sh records it).
+    commit: str = field(default_factory=lambda: _git("rev-parse", "HEAD")
+                        or os.environ.get("BENCH_COMMIT", ""))
+    # The results files themselves do not count: a previous run's line is not code.
+    dirty: bool = field(default_factory=lambda: bool(
+        _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")))
 
     def finish(self, samples: Any, summary: str, **extra: Any) -> dict[str, Any]:
         """Append this run's line; return it. ``samples``: every raw measurement, as the
         bench holds them (lists per side, dicts per round...); ``summary``: the line printed."""
         version, device = _torch()
-        status = _git("status", "--porcelain", "--untracked-files=no")
         record = {
-            "bench": self.bench, "args": self.args, "commit": _git("rev-parse", "HEAD"),
-            "dirty": bool(status), "utc": self.started,
+            "bench": self.bench, "args": self.args, "commit": self.commit,
+            "dirty": self.dirty, "utc": self.started,
             "machine": {**machine(), "torch": version, "cuda_device": device},
             "load_before": self.load_before, "load_after": load(),
             "samples": samples, "summary": summary, **extra,

@@ -14,8 +14,8 @@ results to disk:
   the summary table.
 
 The sides alternate (raw, sdk, cli, raw, ...) ``--repeats`` times and the medians are
-compared (the best runs as well: on a shared machine the minimum is the steadier estimate of
-a fixed cost); ``enhancer --version`` is timed too, to show what the process start costs.
+compared, each printed with its min-max; ``enhancer --version`` is timed too, to show what the
+process start costs.
 
 Reproduce:  .venv/bin/python bench/cli.py [--repeats 5] [--images 10]
 The last line is always ``cli overhead=<cli/raw> added_ms=<cli-raw> sdk=<sdk/raw>`` (medians).
@@ -43,9 +43,11 @@ from enhancer_client import Client  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from bench._results import start  # noqa: E402
+from bench._support.samples import spread  # noqa: E402
+from bench._support.service import embedded_service  # noqa: E402
 from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
-from tests.embedded import embedded_service  # noqa: E402
 
 ENHANCER = Path(sys.executable).with_name("enhancer")
 ACCOUNT = {"username": "bench", "email": "bench@ejemplo.com", "password": "benchpassword1"}
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10)
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
+    run = start("cli", args)
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         work = Path(tmp)
         models = work / "models"
@@ -133,22 +136,20 @@ def main() -> None:
             sdk.close()
             http.close()
     median = {side: statistics.median(values) for side, values in times.items()}
-    best = {side: min(values) for side, values in times.items()}
     print(f"workload: {args.images} x {args.size}x{args.size} PNG, anime_video x2, CPU, "
           f"sequential, {args.repeats} interleaved repeats")
     for side, label in (("raw", "raw httpx"), ("sdk", "SDK"), ("cli", "enhancer CLI"),
                         ("start", "enhancer --version")):
         every = ", ".join(f"{t * 1000:.0f}" for t in times[side])
-        print(f"{label:<19} median {median[side] * 1000:6.0f} ms  "
-              f"best {best[side] * 1000:6.0f} ms  (all: {every})")
+        print(f"{label:<19} {spread([t * 1000 for t in times[side]], 'ms', 0)}  "
+              f"(all: {every})")
     print(f"reproduce: .venv/bin/python bench/cli.py --repeats {args.repeats} "
           f"--images {args.images} --size {args.size}")
-    print(f"best of each: cli/raw={best['cli'] / best['raw']:.2f} "
-          f"added_ms={(best['cli'] - best['raw']) * 1000:.0f} "
-          f"sdk/raw={best['sdk'] / best['raw']:.2f}")
-    print(f"cli overhead={median['cli'] / median['raw']:.2f} "
-          f"added_ms={(median['cli'] - median['raw']) * 1000:.0f} "
-          f"sdk={median['sdk'] / median['raw']:.2f}")
+    summary = (f"cli overhead={median['cli'] / median['raw']:.2f} "
+               f"added_ms={(median['cli'] - median['raw']) * 1000:.0f} "
+               f"sdk={median['sdk'] / median['raw']:.2f}")
+    print(summary)
+    run.finish(times, summary)
 
 
 if __name__ == "__main__":

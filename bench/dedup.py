@@ -38,7 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import machine, start
-from bench.held_frames import drawings, held, write_chunk
+from bench._support.held_frames import drawings, held, write_chunk
 from common.models import MODELS
 from common.settings import Settings
 from common.skip_similar import DEFAULT_DB

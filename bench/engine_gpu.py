@@ -35,6 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._results import start
 from common.models import MODELS, ModelId, ModelSpec
 from pipeline.upscale.engine.archs import load_weights
 from pipeline.upscale.engine.compiled import accelerate
@@ -160,6 +161,7 @@ def main() -> int:
     if not cuda and not args.dry_run:
         print("engine-gpu skipped: CUDA is not available on this machine (try --dry-run)")
         return 0
+    run = start("engine_gpu", args)
     device = torch.device("cuda" if cuda else "cpu")
     if cuda:
         torch.backends.cudnn.benchmark = True
@@ -236,6 +238,8 @@ def main() -> int:
     print(f"reproduce: python bench/engine_gpu.py --budget {args.budget:g} "
           f"--batches {args.batches} --compile-modes {args.compile_modes}")
     print("engine-gpu " + " ".join(summary))
+    run.finish(report["scenarios"], "engine-gpu " + " ".join(summary), dry_run=args.dry_run,
+               device=name, skipped=report["skipped"], failed=report["failed"])
     return 0
 
 

@@ -68,7 +68,10 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=128)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    from bench._results import start
     from common.models import MODELS
+
+    run = start("engine_memory", args)
     from pipeline.upscale.engine.ncnn_convert import convert_ncnn
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,10 +84,13 @@ def main() -> None:
           f"--tile {args.tile}")
     print(f"{args.size}² black image at scale 1, anime_video ×4, fp32, tile {args.tile}, "
           "1 thread")
-    for name, run in (("whole image (before)", whole), ("banded (now)", banded)):
-        print(f"{name:22s} peak +{run['peak'] / mib:7.1f} MiB  {run['seconds']:6.1f} s")
-    print(f"memory size={args.size} native_mib={native:.0f} whole_mib={whole['peak'] / mib:.0f} "
-          f"banded_mib={banded['peak'] / mib:.0f}")
+    for name, measured in (("whole image (before)", whole), ("banded (now)", banded)):
+        print(f"{name:22s} peak +{measured['peak'] / mib:7.1f} MiB  "
+              f"{measured['seconds']:6.1f} s")
+    summary = (f"memory size={args.size} native_mib={native:.0f} "
+               f"whole_mib={whole['peak'] / mib:.0f} banded_mib={banded['peak'] / mib:.0f}")
+    print(summary)
+    run.finish({"whole": whole, "banded": banded}, summary)
 
 
 if __name__ == "__main__":

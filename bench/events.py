@@ -36,6 +36,10 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
+from bench._results import start  # noqa: E402
+from bench._support.bus import eventually  # noqa: E402
+from bench._support.service import free_port  # noqa: E402
+from bench._support.webhooks import receiver  # noqa: E402
 from common.bus import Bus, MemoryBus, RabbitBus  # noqa: E402
 from common.runtime import Runtime  # noqa: E402
 from common.settings import Settings  # noqa: E402
@@ -45,9 +49,6 @@ from common.webhooks.notify import notify_finished  # noqa: E402
 from ingress.app import create_app  # noqa: E402
 from pipeline.runner import start_stages, stop_stages  # noqa: E402
 from pipeline.webhooks.stage import STAGE as WEBHOOKS  # noqa: E402
-from tests.common.bus.support import eventually  # noqa: E402
-from tests.embedded import free_port  # noqa: E402
-from tests.webhook_receiver import receiver  # noqa: E402
 
 SECRET = "bench-" + "k" * 40
 
@@ -125,6 +126,7 @@ async def sse_lag(runtime: Runtime, url: str, headers: dict[str, str], video_id:
 
 
 async def main(args: argparse.Namespace) -> None:
+    run = start("events", args)
     server = None
     url = os.environ.get("MONGO_URL", "")
     if not url:
@@ -181,13 +183,16 @@ async def main(args: argparse.Namespace) -> None:
     print(f"bare POST of the same body (ms):        {summary(bare)}")
     print(f"SSE event after a database update (ms): {summary(lags)}")
     print(f"polling GET every {args.poll:g} s (ms):         {summary(polled)}")
-    print(f"webhook_ms p50={statistics.median(delivered):.1f} "
-          f"p95={sorted(delivered)[int(0.95 * (len(delivered) - 1))]:.1f} | "
-          f"bare_post_ms p50={statistics.median(bare):.1f} | "
-          f"sse_lag_ms p50={statistics.median(lags):.1f} "
-          f"p95={sorted(lags)[int(0.95 * (len(lags) - 1))]:.1f} | "
-          f"poll_lag_ms p50={statistics.median(polled):.1f} "
-          f"p95={sorted(polled)[int(0.95 * (len(polled) - 1))]:.1f}")
+    line = (f"webhook_ms p50={statistics.median(delivered):.1f} "
+            f"p95={sorted(delivered)[int(0.95 * (len(delivered) - 1))]:.1f} | "
+            f"bare_post_ms p50={statistics.median(bare):.1f} | "
+            f"sse_lag_ms p50={statistics.median(lags):.1f} "
+            f"p95={sorted(lags)[int(0.95 * (len(lags) - 1))]:.1f} | "
+            f"poll_lag_ms p50={statistics.median(polled):.1f} "
+            f"p95={sorted(polled)[int(0.95 * (len(polled) - 1))]:.1f}")
+    print(line)
+    run.finish({"webhook_ms": delivered, "bare_post_ms": bare, "sse_lag_ms": lags,
+                "poll_lag_ms": polled}, line)
     print("reproduce: .venv/bin/python bench/events.py "
           f"--runs {args.runs} --bus {args.bus} --poll {args.poll:g}")
 

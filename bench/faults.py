@@ -29,6 +29,10 @@ FIELDS = (("faults", "faults injected"), ("jobs_lost", "jobs_lost"),
 
 
 def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    from bench._results import start
+
+    run = start("faults", {"pytest_args": argv})
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
         summary = Path(tmp) / "summary.json"
         started = time.monotonic()
@@ -42,7 +46,9 @@ def main(argv: list[str]) -> int:
         figures = json.loads(summary.read_text())
     print(f"command: .venv/bin/python bench/faults.py {' '.join(argv)}".rstrip())
     print(f"suite: exit {done.returncode}, {took:.0f} s, {figures['jobs']} jobs")
-    print(" ".join(f"{label}={figures[key]}" for key, label in FIELDS))
+    summary = " ".join(f"{label}={figures[key]}" for key, label in FIELDS)
+    print(summary)
+    run.finish(figures, summary, exit_code=done.returncode, seconds=round(took, 1))
     return done.returncode
 
 

@@ -1,7 +1,7 @@
 """First contact: a clean checkout to the first 201, with the models prepared at set-up or not.
 
-Each run copies the repository as a clone would have it (``tests/checkout.py``: tracked and
-new files, no ``data/`` nor ``models/``; the ``.venv`` borrows this checkout's installed
+Each run copies the repository as a clone would have it (``bench/_support/checkout.py``:
+tracked and new files, no ``data/`` nor ``models/``; the ``.venv`` borrows this checkout's installed
 packages, so the minutes of a first ``pip install`` are not in these figures), runs the
 README's first command there, ``./scripts/serve.sh``, with the weights' download host
 unreachable (as on a machine that reaches only the package registries), and then the
@@ -35,9 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.checkout import clean_checkout, first_image, served  # noqa: E402
-from tests.embedded import free_port  # noqa: E402
-from tests.image_models import OFFLINE_WEIGHTS  # noqa: E402
+from bench._results import start  # noqa: E402
+from bench._support.checkout import clean_checkout, first_image, served  # noqa: E402
+from bench._support.samples import too_few  # noqa: E402
+from bench._support.service import OFFLINE_WEIGHTS, free_port  # noqa: E402
 
 PREPARED = re.compile(r"^(\w+): converted, prepared in ([\d.]+) s$", re.M)
 
@@ -70,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    run = start("first_request", args)
     results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for repeat in range(args.repeats):
         for skip in (False, True):
@@ -85,10 +87,17 @@ def main() -> None:
     print(f"medians of {args.repeats}: to 201 prepared {to_201:.1f} s, on demand "
           f"{to_201_skip:.1f} s; first request prepared {prepared:.2f} s, on demand "
           f"{on_demand:.2f} s")
+    if too_few(args.repeats):
+        print(too_few(args.repeats))
     print("command: .venv/bin/python bench/first_request.py "
           f"--repeats {args.repeats}")
-    print(f"first_request prepared_s={prepared:.2f} on_demand_s={on_demand:.2f} "
-          f"to_201_s={to_201:.1f}")
+    summary = (f"first_request prepared_s={prepared:.2f} on_demand_s={on_demand:.2f} "
+               f"to_201_s={to_201:.1f}")
+    print(summary)
+    run.finish({"prepared": {"to_201_s": [t for t, _ in results[False]],
+                             "first_request_s": [f for _, f in results[False]]},
+                "on_demand": {"to_201_s": [t for t, _ in results[True]],
+                              "first_request_s": [f for _, f in results[True]]}}, summary)
 
 
 if __name__ == "__main__":

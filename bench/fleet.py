@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._results import RESULTS_DIR, start
-from bench.fleet_model import Day, Result, Scaling, Workload, p95
+from bench._support.fleet_model import Day, Result, Scaling, Workload, p95
 
 GOAL_FPS = 15.0
 

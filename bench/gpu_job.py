@@ -31,7 +31,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.embedded import embedded_service
+from bench._results import start
+from bench._support.service import embedded_service
 
 _CHUNK_LINE = re.compile(r"chunk (\d+): (\d+) frames upscaled in ([\d.]+) s \(([\d.]+) fps\).*"
                          r"waited for the writer (\d+) ms")
@@ -109,6 +110,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--log-tail", type=Path, default=None, help="the service log's end")
     args = parser.parse_args()
+    run = start("gpu_job", args)
     with tempfile.TemporaryDirectory(prefix="gpu-job-") as tmp:
         env = {"USE_GPU": args.use_gpu, "MODELS_DIR": str(args.models_dir.resolve()),
                "VIDEO_BATCH_FRAMES": args.batch_frames, "LOG_LEVEL": "INFO"}
@@ -125,7 +127,7 @@ def main() -> int:
                   for m in _CHUNK_LINE.finditer(log)]
     upscaled = sum(c["frames"] for c in chunks)
     upscale_fps = upscaled / sum(c["seconds"] for c in chunks) if chunks else 0.0
-    report = {"clip": args.clip.name, "model": args.model, "scale": args.scale,
+    report: dict[str, Any] = {"clip": args.clip.name, "model": args.model, "scale": args.scale,
               "use_gpu": args.use_gpu, "health_gpu": gpu, "image": image, "video": video,
               "upscale_fps": round(upscale_fps, 2), "chunks": chunks,
               "writer_wait_ms_total": sum(c["writer_wait_ms"] for c in chunks),
@@ -138,8 +140,10 @@ def main() -> int:
         args.log_tail.write_text(log[-20000:])
     print(f"reproduce: python bench/gpu_job.py --clip {args.clip} --models-dir {args.models_dir} "
           f"--use-gpu {args.use_gpu} --batch-frames {args.batch_frames}")
-    print(f"gpu-job frames={video['frames']} job_fps={video['job_fps']} "
-          f"upscale_fps={upscale_fps:.2f} gpu_used={video['gpu_used']}")
+    summary = (f"gpu-job frames={video['frames']} job_fps={video['job_fps']} "
+               f"upscale_fps={upscale_fps:.2f} gpu_used={video['gpu_used']}")
+    print(summary)
+    run.finish(report, summary)
     return 0 if video["status"] == "completed" else 1
 
 

@@ -44,6 +44,8 @@ import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from bench._results import start  # noqa: E402
+from bench._support.samples import spread  # noqa: E402
 from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.engine import Enhancer  # noqa: E402
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
@@ -90,6 +92,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--size", type=int, default=64)
     args = parser.parse_args()
+    run = start("images", args)
     raw = _photo(args.size)
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
         work = Path(tmp)
@@ -128,13 +131,15 @@ def main() -> None:
     engine_s, api_s = statistics.median(engine_times), statistics.median(api_times)
     print(f"workload: {args.size}x{args.size} PNG, general_x4 x4, CPU, "
           f"{args.repeats} interleaved repeats")
-    print(f"engine: median {engine_s * 1000:.0f} ms  "
+    print(f"engine: {spread([t * 1000 for t in engine_times], 'ms', 0)}  "
           f"(all: {', '.join(f'{t * 1000:.0f}' for t in engine_times)})")
-    print(f"api:    median {api_s * 1000:.0f} ms  "
+    print(f"api:    {spread([t * 1000 for t in api_times], 'ms', 0)}  "
           f"(all: {', '.join(f'{t * 1000:.0f}' for t in api_times)})")
     print("reproduce: .venv/bin/python bench/images.py "
           f"--repeats {args.repeats} --size {args.size}")
-    print(f"images api_overhead={api_s / engine_s:.2f} added_ms={(api_s - engine_s) * 1000:.0f}")
+    summary = f"images api_overhead={api_s / engine_s:.2f} added_ms={(api_s - engine_s) * 1000:.0f}"
+    print(summary)
+    run.finish({"engine": engine_times, "api": api_times}, summary)
 
 
 if __name__ == "__main__":

@@ -79,12 +79,14 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
+from bench._results import start as record_run  # noqa: E402
+from bench._support.clips import make_clip  # noqa: E402
+from bench._support.samples import too_few  # noqa: E402
+from bench._support.video_jobs import create_job, running_stages, video_settings  # noqa: E402
 from common.bus.memory import MemoryBus  # noqa: E402
 from common.jobs.status import VideoStatus  # noqa: E402
 from common.models import ModelId  # noqa: E402
 from common.store import SecantusServer, Store  # noqa: E402
-from tests.common.media.clips import make_clip  # noqa: E402
-from tests.pipeline.video_support import create_job, running_stages, video_settings  # noqa: E402
 
 MODEL = ModelId.GENERAL_X4
 SCALE = 2
@@ -261,8 +263,8 @@ async def distributed_job(store: Store, url: str, clip: Path, work: Path, models
                           threads: int = 1, pin: bool = True) -> float:
     """The job on ``workers`` upscale processes of ``threads`` threads each, pinned to one
     core each (CPU 0, 1, ...) when ``pin``; decode and encode run unpinned."""
+    from bench._support.bus import AMQP_URL, delete_namespace
     from common.bus import RabbitBus
-    from tests.common.bus.support import AMQP_URL, delete_namespace
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, MONGO_URL=url, MONGO_DB=store.db.name, AMQP_URL=AMQP_URL,
@@ -347,6 +349,8 @@ async def scaling_rounds(store: Store, url: str, clip: Path, work: Path, models:
                                      threads=2, pin=False)
         scaling.append(one / two)
         split.append(both / two)
+        workload.rounds.append({"one_worker_s": one, "two_workers_s": two,
+                                "one_worker_two_threads_s": both, "ceiling": ceiling[-1]})
         print(f"round {n + 1}: 1 worker on 1 core {one:.1f} s ({fps / one:.2f} frames/s); "
               f"2 workers on 1 core each {two:.1f} s ({fps / two:.2f} frames/s) -> scaling "
               f"{one / two:.2f}; 1 worker with both cores {both:.1f} s ({fps / both:.2f} "
@@ -376,12 +380,14 @@ async def main() -> None:
     if args.engine_only:
         print(engine_only(Path(args.engine_only[0]), Path(args.engine_only[1]), 4))
         return
+    record = record_run("pipeline", {k: v for k, v in vars(args).items() if k != "engine_only"})
     width, height = map(int, args.size.split("x"))
     args.frame_size = (width, height)
     args.first_chunk = []
+    args.rounds = []
+    from bench._support.bus import rabbitmq_reachable
     from common.models import MODELS
     from pipeline.upscale.engine.ncnn_convert import convert_ncnn
-    from tests.common.bus.support import rabbitmq_reachable
 
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         work = Path(tmp)
@@ -421,8 +427,19 @@ async def main() -> None:
             await store.close()
             await server.stop()
     print(f"after: {machine_load()}")
-    print(f"pipeline overhead={overhead:.2f} scaling_2w={scaling:.2f} "
-          f"first_chunk_s={first_chunk:.2f}")
+    if too_few(args.repeats):
+        print(too_few(args.repeats))
+    summary = (f"pipeline overhead={overhead:.2f} scaling_2w={scaling:.2f} "
+               f"first_chunk_s={first_chunk:.2f}")
+    print(summary)
+    # Every in-process job and every scaling round: quote the rounds, not the best of them.
+    record.finish({"in_process": {"job_s": [j for j, _, _ in runs],
+                                  "engine_only_s": [e for _, e, _ in runs],
+                                  "engine_in_job_s": [i for _, _, i in runs]},
+                   "rounds": {key: [r[key] for r in args.rounds] for key in
+                              ("one_worker_s", "two_workers_s", "one_worker_two_threads_s",
+                               "ceiling")},
+                   "first_chunk_s": args.first_chunk}, summary)
 
 
 def torch_threads() -> int:

@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._results import start
 from common.models import MODELS, ModelId
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn
@@ -65,6 +66,7 @@ def main() -> int:
     parser.add_argument("--tile-pad", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    run = start("tiling", args)
     torch.set_num_threads(args.threads)
     spec = MODELS[args.model]
     rgb = first_frame()
@@ -72,13 +74,14 @@ def main() -> int:
     batch = (rgb.astype(np.float32) / 255.0)[None]
     with tempfile.TemporaryDirectory() as models:
         convert_ncnn(spec, Path(models))
-        outputs = {}
+        outputs, seconds = {}, {}
         for name, tile, pad in (("untiled", 0, 0), ("tiled", args.tile, args.tile_pad)):
             enhancer = Enhancer(use_gpu=False, precision="fp32", tile_size=tile, tile_pad=pad,
                                 models_dir=models, auto_fetch=False)
             started = time.perf_counter()
             outputs[name] = np.rint(enhancer.upscale_native(batch, spec)[0] * 255.0)
-            print(f"{name}: {time.perf_counter() - started:.1f} s")
+            seconds[name] = time.perf_counter() - started
+            print(f"{name}: {seconds[name]:.1f} s (one run)")
     whole, tiled = outputs["untiled"], outputs["tiled"]
     mask = seam_mask(whole.shape[0], whole.shape[1], args.tile, spec.native_scale)
     overall = psnr(tiled, whole)
@@ -86,8 +89,10 @@ def main() -> int:
     worst = int(np.abs(tiled - whole).max())
     print(f"input {width}x{height} (bigbuckbunny frame 50), output x{spec.native_scale}, "
           f"{args.model}, fp32 CPU, {args.threads} threads; max |diff| {worst}/255")
-    print(f"tiling model={args.model} tile={args.tile} pad={args.tile_pad} "
-          f"psnr_db={overall:.2f} seam_psnr_db={seams:.2f}")
+    summary = (f"tiling model={args.model} tile={args.tile} pad={args.tile_pad} "
+               f"psnr_db={overall:.2f} seam_psnr_db={seams:.2f}")
+    print(summary)
+    run.finish(seconds, summary, max_diff=worst)
     return 0
 
 

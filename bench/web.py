@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from bench._results import start  # noqa: E402
+from bench._support.samples import spread  # noqa: E402
 from bench.images import ACCOUNT, _photo, _start_service  # noqa: E402
 from common.models import MODELS, ModelId  # noqa: E402
 from pipeline.upscale.engine.ncnn_convert import convert_ncnn  # noqa: E402
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args()
+    run = start("web", args)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         models = work / "models"
@@ -135,13 +138,14 @@ def main() -> None:
     print(f"workload: {args.size}x{args.size} PNG, {MODEL} x4, CPU, "
           f"{args.repeats} interleaved repeats")
     print(f"page: {count} files, {sent:.1f} KB transferred (gzip), {decoded:.1f} KB decoded")
-    print(f"web:  median {statistics.median(web):.0f} ms  (all: "
-          f"{', '.join(f'{v:.0f}' for v in web)})")
-    print(f"  of which the request (upload to answer): median {statistics.median(request):.0f} ms")
-    print(f"api:  median {statistics.median(api):.0f} ms  (all: "
-          f"{', '.join(f'{v:.0f}' for v in api)})")
-    print(f"web page_kb={sent:.1f} first_result_ms={statistics.median(web):.0f} "
-          f"api_ms={statistics.median(api):.0f}")
+    print(f"web:  {spread(web, 'ms', 0)}  (all: {', '.join(f'{v:.0f}' for v in web)})")
+    print(f"  of which the request (upload to answer): {spread(request, 'ms', 0)}")
+    print(f"api:  {spread(api, 'ms', 0)}  (all: {', '.join(f'{v:.0f}' for v in api)})")
+    summary = (f"web page_kb={sent:.1f} first_result_ms={statistics.median(web):.0f} "
+               f"api_ms={statistics.median(api):.0f}")
+    print(summary)
+    run.finish({"web_ms": web, "request_ms": request, "api_ms": api}, summary,
+               page={"files": count, "kb_sent": sent, "kb_decoded": decoded})
 
 
 if __name__ == "__main__":

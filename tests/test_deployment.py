@@ -1,4 +1,4 @@
-"""The docker compose deployment (README "Deployment"): the compose files validate, use the
+"""The docker compose deployment (docs/deployment.md): the compose files validate, use the
 manual's names, run entry points that exist, and the Dockerfile installs what pyproject lists.
 
 No Docker engine exists in CI. ``docker-compose config`` (Debian's docker-compose, installed by
@@ -213,7 +213,7 @@ def test_models_are_a_named_volume_filled_ahead() -> None:
     assert "models" in yaml.safe_load((ROOT / BASE).read_text())["volumes"]
 
 
-# --- .env and README in step with the compose files ------------------------------------------
+# --- .env and the docs in step with the compose files ------------------------------------------
 
 def _compose_variables() -> set[str]:
     text = "".join((ROOT / name).read_text() for name in (BASE, GPU, WORKER))
@@ -253,14 +253,17 @@ def _manual_blocks(heading: str, language: str) -> list[str]:
     return blocks
 
 
-def _readme_section(heading: str) -> str:
-    return (ROOT / "README.md").read_text().split(heading + "\n", 1)[1].split("\n## ", 1)[0]
+def _page_section(page: str, heading: str) -> str:
+    """``heading``'s section of ``docs/<page>`` (the README's topic pages), up to the next
+    ``## `` heading."""
+    text = (ROOT / "docs" / page).read_text()
+    return text.split(heading + "\n", 1)[1].split("\n## ", 1)[0]
 
 
 def test_readme_configuration_lists_the_compose_only_variables() -> None:
     manual_env = _manual_blocks("### Archivo .env", "env")[0]
     manual_names = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", manual_env, re.M))
-    configuration = _readme_section("## Configuration")
+    configuration = (ROOT / "docs" / "configuration.md").read_text()
     for name in (_compose_variables() | {"COMPOSE_FILE"}) - manual_names:
         assert f"| `{name}` |" in configuration, name
 
@@ -271,7 +274,7 @@ def test_readme_deployment_has_the_manuals_docker_commands() -> None:
     commands = {line.strip() for block in blocks for line in block.splitlines()
                 if line.strip() and not line.lstrip().startswith("#")}
     assert len(commands) >= 10
-    deployment = _readme_section("## Deployment (docker compose)")
+    deployment = _page_section("deployment.md", "## Deployment (docker compose)")
     assert {c for c in commands if c not in deployment} == set()
     for part in ("### Scaling out", "### Troubleshooting", "--scale upscale=N", "AMQP_URL",
                  "MONGO_URL", "`COMPOSE_FILE=docker-compose.yml`", "down -v"):

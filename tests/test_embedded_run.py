@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.checkout import SERVE, clean_checkout, first_image, served
+from bench._support.checkout import SERVE, clean_checkout, first_image, served
 from tests.embedded import embedded_service
 from tests.image_models import OFFLINE_WEIGHTS
 from tests.ingress.docs_pages import check_pages

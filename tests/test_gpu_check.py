@@ -41,3 +41,7 @@ def test_the_gpu_check_runs_end_to_end_on_the_cpu(tmp_path: Path) -> None:
     assert job["video"]["gpu_used"] is False and job["image"]["gpu_used"] is False
     assert job["health_gpu"] == "disabled (USE_GPU=FALSE)"
     assert job["chunks"] and job["upscale_fps"] > 0
+    # Both benches recorded their run (bench/_results.py), which the summary carries back.
+    assert {bench: [r["bench"] for r in lines] for bench, lines in summary["results"].items()
+            } == {"engine_gpu": ["engine_gpu"], "gpu_job": ["gpu_job"]}
+    assert summary["results"]["engine_gpu"][0]["dry_run"] is True

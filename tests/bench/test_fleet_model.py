@@ -3,7 +3,7 @@ bounds, a fixed pool paid all day, an idle autoscaled pool paid nothing."""
 
 from __future__ import annotations
 
-from bench.fleet_model import DAY, Day, Scaling, Workload
+from bench._support.fleet_model import DAY, Day, Scaling, Workload
 
 LOAD = Workload(images_per_hour=20, videos=3, video_seconds=120, video_fps=24,
                 burst_at_s=10 * 3600, burst_span_s=600, chunk_seconds=2.0, decode_chunk_s=0.5)

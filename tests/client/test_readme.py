@@ -1,5 +1,5 @@
-"""The README's "Command line" commands, run as written against the real service (only the
-address changes), on real photos and a real clip."""
+"""The "Command line" commands of docs/cli.md (linked from the README), run as written against
+the real service (only the address changes), on real photos and a real clip."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ MANUAL_ACCOUNT = {"username": "miusuario", "email": "usuario@ejemplo.com", "pass
 
 def readme_commands() -> str:
     """The bash block of the "Command line" section that logs in."""
-    section = (ROOT / "README.md").read_text().split("\n## Command line\n", 1)[1]
+    section = (ROOT / "docs" / "cli.md").read_text().split("\n## Command line\n", 1)[1]
     section = section.split("\n## ", 1)[0]
     blocks = [b.split("```", 1)[0] for b in section.split("```bash\n")[1:]]
     (commands,) = [b for b in blocks if "enhancer login" in b]

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from bench.held_frames import TIME_BASE, drawings, held, write_chunk
+from bench._support.held_frames import TIME_BASE, drawings, held, write_chunk
 from common.skip_similar import DEFAULT_DB
 from pipeline.upscale.engine.engine import Enhancer
 from pipeline.upscale.repeats import ChunkTails, NoRepeats, RepeatFilter, psnr

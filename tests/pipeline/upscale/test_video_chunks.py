@@ -17,7 +17,7 @@ import pytest
 from bson import ObjectId
 from prometheus_client import REGISTRY
 
-from bench.held_frames import TIME_BASE, drawings, held, stamps
+from bench._support.held_frames import TIME_BASE, drawings, held, stamps
 from common.jobs.views import video_summary
 from common.messaging import publish
 from common.skip_similar import DEFAULT_DB

@@ -9,6 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from bench._support.webhooks import receiver
 from common.contracts import WebhookRequested
 from common.jobs.views import image_summary
 from common.messaging import publish
@@ -19,7 +20,6 @@ from common.webhooks.notify import notify_finished
 from pipeline.webhooks.stage import STAGE as WEBHOOKS
 from tests.common.bus.support import eventually
 from tests.pipeline.webhooks.conftest import DELAYS, StartStages, ended_image, new_user
-from tests.webhook_receiver import receiver
 
 
 async def record_of(store: Store, kind: str, job_id: ObjectId, status: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bson import ObjectId
 
+from bench._support.webhooks import receiver
 from common.contracts import ImageJobSubmitted
 from common.jobs.views import image_summary, video_summary
 from common.messaging import publish
@@ -22,7 +23,6 @@ from tests.pipeline.upscale.test_image_jobs import ASTRONAUT, create_image
 from tests.pipeline.video_support import USER, anime_models, create_job, wait_for_status
 from tests.pipeline.webhooks.conftest import StartStages
 from tests.pipeline.webhooks.test_delivery import secret_of, settled_record
-from tests.webhook_receiver import receiver
 
 __all__ = ["anime_models"]  # the session fixture, imported so pytest finds it here
 

@@ -1,47 +1,20 @@
-"""Our engine against an independent implementation: the ``ncnn`` runtime on the same files.
-
-Real-ESRGAN's ncnn program feeds RGB scaled to 0..1 (``norm_vals = 1/255``, no mean) and
-multiplies the output by 255, which is what ``ncnn_reference`` does. ncnn's fp16 storage and
-arithmetic are switched off so the reference runs in fp32.
+"""Our engine against an independent implementation: the ``ncnn`` runtime on the same files,
+in fp32 (``bench/_support/ncnn_ref.py``, which the API-vs-ncnn bench uses too).
 """
 
 from __future__ import annotations
 
 import io
 
-import ncnn
 import numpy as np
 import pytest
 from PIL import Image
 
-from common.models import MODELS
+from bench._support.ncnn_ref import ncnn_reference
 from pipeline.upscale.engine.engine import Enhancer
-from pipeline.upscale.engine.ncnn_convert import ncnn_files
 from tests.pipeline.upscale.engine.conftest import REAL_MODELS, png_bytes, psnr
 
 PHOTOS = ("astronaut", "coffee", "chelsea")
-
-
-def ncnn_reference(model_type: str, rgb: np.ndarray) -> np.ndarray:
-    """H×W×3 uint8 → (H·4)×(W·4)×3 uint8 through ncnn on CPU in fp32."""
-    param, weights = ncnn_files(MODELS[model_type])
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = 2
-    net.load_param(str(param))
-    net.load_model(str(weights))
-    # ncnn.Mat borrows the array's memory: keep both alive until the extraction is done.
-    chw = np.ascontiguousarray(rgb.transpose(2, 0, 1).astype(np.float32) / 255.0)
-    mat_in = ncnn.Mat(chw)
-    extractor = net.create_extractor()
-    extractor.input("data", mat_in)
-    _status, mat_out = extractor.extract("output")
-    out = np.array(mat_out).copy().transpose(1, 2, 0)
-    return np.rint(np.clip(out, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 _memo: dict[tuple[int, str, int], np.ndarray] = {}

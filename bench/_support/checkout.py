@@ -30,9 +30,9 @@ from typing import Any
 
 import httpx
 
-from tests.embedded import wait_healthy
+from bench._support.service import wait_healthy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVE = "./scripts/serve.sh"
 
 
