@@ -30,6 +30,7 @@ import httpx
 import pytest
 from bson import ObjectId
 
+from bench._support.webhooks import receiver
 from common.bus import DatabaseBus
 from common.contracts import encode
 from common.settings import load_settings
@@ -45,7 +46,6 @@ from tests.embedded import free_port, wait_healthy
 from tests.image_models import OFFLINE_WEIGHTS, image_models, private_copy
 from tests.image_samples import photo
 from tests.pipeline.upscale.test_image_jobs import create_image
-from tests.webhook_receiver import receiver
 
 __all__ = ["image_models"]
 
