@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._results import start
 from bench._support.service import embedded_service
 
-_CHUNK_LINE = re.compile(r"chunk (\d+): (\d+) frames upscaled in ([\d.]+) s \(([\d.]+) fps\).*"
-                         r"waited for the writer (\d+) ms")
+_CHUNK_LINE = re.compile(r"chunk (\d+): (\d+) frames \((\d+) reused\) upscaled in ([\d.]+) s "
+                         r"\(([\d.]+) fps\).*waited for the writer (\d+) ms")
 
 
 def sign_in(http: httpx.Client) -> dict[str, str]:
@@ -122,8 +122,8 @@ def main() -> int:
             video = one_video(http, headers, args.clip, args.model, args.scale, args.timeout)
             peak = gpu_peak(http)
             log = service.log.read_text(errors="replace")
-        chunks = [{"chunk": int(m[1]), "frames": int(m[2]), "seconds": float(m[3]),
-                   "fps": float(m[4]), "writer_wait_ms": int(m[5])}
+        chunks = [{"chunk": int(m[1]), "frames": int(m[2]), "reused": int(m[3]),
+                   "seconds": float(m[4]), "fps": float(m[5]), "writer_wait_ms": int(m[6])}
                   for m in _CHUNK_LINE.finditer(log)]
     upscaled = sum(c["frames"] for c in chunks)
     upscale_fps = upscaled / sum(c["seconds"] for c in chunks) if chunks else 0.0

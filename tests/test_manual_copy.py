@@ -24,7 +24,8 @@ def test_a_missing_contract_fails_under_ci(tmp_path: Path) -> None:
     """Run from a checkout with no ``../shared`` beside it: CI must fail, not skip."""
     checkout = tmp_path / "repo"
     for name in ("tests/__init__.py", "tests/embedded.py", "tests/services.py",
-                 "tests/test_manual_copy.py", "docs/user-manual.es.md", "pyproject.toml"):
+                 "tests/test_manual_copy.py", "docs/user-manual.es.md", "pyproject.toml",
+                 "bench/_support/__init__.py", "bench/_support/service.py"):
         (checkout / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / name, checkout / name)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -241,10 +241,11 @@ async def test_a_chunk_too_long_for_the_time_per_message_fails_naming_the_settin
     store: Store, tmp_path: Path, anime_models: Path
 ) -> None:
     # Split with the usual settings, then upscaled where a message may take 4 s (80 % of a
-    # 5 s consumer timeout): 48 frames of 80x60 at x4, one per batch, need far longer on a
-    # CPU (0.1-0.4 s each here). Retrying cannot help; the video fails at once saying what
-    # to change.
-    source = make_clip(tmp_path / "long.mp4", frames=48, size=(80, 60), gop=48, audio=False)
+    # 5 s consumer timeout, the handler stopping itself a second earlier): 96 frames of
+    # 160x120 at x4, one per batch, need far longer on a CPU (48 frames of 80x60 took
+    # 0.1-0.4 s each under load, and all of them fitted in 3 s on a quiet machine). Retrying
+    # cannot help; the video fails at once saying what to change.
+    source = make_clip(tmp_path / "long.mp4", frames=96, size=(160, 120), gop=96, audio=False)
     settings = video_settings(tmp_path, anime_models, video_chunk_seconds=10)
     message = await create_job(store, source, scale=4)
     bus = MemoryBus(delivery_limit=3)
