@@ -76,6 +76,7 @@ class DatabaseBus:
         self._key = db.name
         self._workers: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Task[None]] = set()
+        self._listeners: list[Listener] = []  # this bus's, unregistered by close()
         self._stopping = False
         self._closed = False
 
@@ -103,6 +104,9 @@ class DatabaseBus:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        for listener in self._listeners:
+            _LISTENERS[self._key].remove(listener)
+        self._listeners.clear()
         self._closed = True
 
     async def publish(self, queue: str, body: bytes, *, message_id: str,
@@ -149,6 +153,7 @@ class DatabaseBus:
 
     async def listen(self, listener: Listener) -> None:
         _LISTENERS[self._key].append(listener)
+        self._listeners.append(listener)
 
     async def dead_letters(self, queue: str, *, limit: int = 100) -> list[Delivery]:
         return [

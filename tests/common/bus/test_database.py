@@ -134,6 +134,18 @@ async def test_a_running_handler_keeps_its_lease(make: MakeDurable) -> None:
     assert (await first.depths(QUEUE)).ready == 0
 
 
+async def test_a_closed_bus_hears_no_more_notices(make: MakeDurable) -> None:
+    """Listeners live in a registry of the process (the API and the stages share it), so a
+    closed bus must take its own out: a later notice reaches only the buses still open."""
+    closed, open_one, announcer = make(), make(), make()
+    heard: dict[str, list[bytes]] = {"closed": [], "open": []}
+    await closed.listen(heard["closed"].append)
+    await open_one.listen(heard["open"].append)
+    await closed.close()
+    await announcer.announce(b"finished:image:1")
+    assert heard == {"closed": [], "open": [b"finished:image:1"]}
+
+
 async def test_a_delayed_message_outlives_its_publisher(
         make: MakeDurable, store: Store, mongo_url: str) -> None:
     """A webhook retry scheduled before a restart is delivered after it: the next process,
