@@ -48,6 +48,7 @@ from bson import ObjectId  # noqa: E402
 
 from bench._results import start  # noqa: E402
 from bench._support.clips import make_clip  # noqa: E402
+from bench._support.service import child_pids  # noqa: E402
 from bench._support.video_jobs import create_job  # noqa: E402
 from common.store import SecantusServer, Store  # noqa: E402
 
@@ -64,25 +65,13 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def rss_mb(pid: int) -> float:
     """``pid``'s resident set plus its descendants' (decode's split child does the decoding)."""
     pending, total = [pid], 0
     while pending:
         current = pending.pop()
         total += _rss_kb(current)
-        pending += _children(current)
+        pending += child_pids(current)
     return total / 1024
 
 

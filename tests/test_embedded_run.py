@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from bench._support.checkout import SERVE, clean_checkout, first_image, served
+from bench._support.service import child_pids
 from tests.embedded import embedded_service
 from tests.image_models import OFFLINE_WEIGHTS
 from tests.ingress.docs_pages import check_pages
@@ -39,18 +40,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -102,7 +91,7 @@ def test_first_command_serves_healthy_api_and_stops_cleanly(tmp_path: Path) -> N
         assert body["services"]["gpu"]
         assert (tmp_path / "data" / "jwt_secret").exists()
 
-        database = [pid for pid in _children(proc.pid) if "secantus" in _cmdline(pid)]
+        database = [pid for pid in child_pids(proc.pid) if "secantus" in _cmdline(pid)]
         assert database, "the embedded run spawns its own SecantusDB server"
 
         proc.send_signal(signal.SIGTERM)

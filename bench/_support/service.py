@@ -88,3 +88,16 @@ def embedded_service(tmp_path: Path, **env_overrides: str) -> Iterator[Service]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -33,12 +33,6 @@ async def test_small_round_trip_and_info(store: Store) -> None:
     assert await store.blobs.exists(blob_id)
 
 
-async def test_empty_blob(store: Store) -> None:
-    blob_id = await store.blobs.put(b"", filename="empty.bin")
-    assert await store.blobs.get(blob_id) == b""
-    assert [c async for c in await store.blobs.open_stream(blob_id)] == []
-
-
 async def test_large_blob_streamed_in_and_out(store: Store) -> None:
     data = os.urandom(BIG)
     # Upload pieces that straddle GridFS chunk boundaries.
